@@ -1,0 +1,90 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { DirectoryStore } from '../directory/store';
+import { GroupProvisioning } from '../provisioning/groups';
+import type { Targets } from '../provisioning/targets';
+import { UserProvisioning } from '../provisioning/users';
+import { ScimError } from '../scim/errors';
+import { scimFailureTypes } from '../temporal/failureTypes';
+
+export interface ActivityDependencies {
+  store: DirectoryStore;
+  targets: Targets;
+}
+
+/**
+ * Turns a ScimError into the typed failure workflows branch on: transient and rate-limited ones are retried
+ * (after the target's Retry-After when it gave one), the others are final and carry the target's detail.
+ */
+function asActivityFailure(error: unknown): unknown {
+  if (!(error instanceof ScimError)) return error;
+  return ApplicationFailure.create({
+    type: scimFailureTypes[error.kind],
+    message: error.message,
+    nonRetryable: !error.retryable,
+    nextRetryDelay: error.kind === 'rate-limited' ? error.details.retryAfterMs : undefined,
+    details: [{ status: error.details.status, scimType: error.details.scimType, detail: error.details.detail }],
+  });
+}
+
+function adapt<Args extends unknown[], Result>(
+  run: (...args: Args) => Promise<Result>,
+): (...args: Args) => Promise<Result> {
+  return async (...args) => {
+    try {
+      return await run(...args);
+    } catch (error) {
+      throw asActivityFailure(error);
+    }
+  };
+}
+
+/**
+ * Activities are thin adapters: each is one directory read/write or one SCIM call (plus the link it records),
+ * built from dependencies so tests can hand in their own store and targets.
+ */
+export function createActivities({ store, targets }: ActivityDependencies) {
+  const users = new UserProvisioning(store, targets);
+  const groups = new GroupProvisioning(store, targets, users);
+  return {
+    loadUserPlan: adapt((appId: string, userId: string) => users.plan(appId, userId)),
+    findAndLinkRemoteUser: adapt((appId: string, userId: string) => users.findAndLink(appId, userId)),
+    createAndLinkRemoteUser: adapt(async (appId: string, userId: string) => {
+      // A retry may follow an attempt whose POST committed but whose answer was lost: look before writing again.
+      if (Context.current().info.attempt > 1) {
+        const existing = await users.findAndLink(appId, userId);
+        if (existing) return existing;
+      }
+      return users.createAndLink(appId, userId);
+    }),
+    pushUserChanges: adapt((appId: string, userId: string) => users.pushChanges(appId, userId)),
+    deactivateRemoteUser: adapt((appId: string, userId: string) => users.deactivate(appId, userId)),
+    deleteRemoteUser: adapt((appId: string, userId: string) => users.delete(appId, userId)),
+    forgetRemoteUser: adapt((appId: string, userId: string) => users.forgetLink(appId, userId)),
+    joinRemoteGroups: adapt((appId: string, userId: string) => groups.joinUserToGroups(appId, userId)),
+    recordUserFailure: adapt((appId: string, userId: string, message: string) =>
+      users.recordFailure(appId, userId, message),
+    ),
+
+    loadGroupPlan: adapt((appId: string, groupId: string) => groups.plan(appId, groupId)),
+    findAndLinkRemoteGroup: adapt((appId: string, groupId: string) => groups.findAndLink(appId, groupId)),
+    createAndLinkRemoteGroup: adapt(async (appId: string, groupId: string) => {
+      if (Context.current().info.attempt > 1) {
+        const existing = await groups.findAndLink(appId, groupId);
+        if (existing) return existing;
+      }
+      return groups.createAndLink(appId, groupId);
+    }),
+    provisionGroupMembers: adapt((appId: string, groupId: string) =>
+      groups.provisionMembers(appId, groupId, { onProgress: (done) => Context.current().heartbeat(done) }),
+    ),
+    syncGroupMembers: adapt((appId: string, groupId: string) => groups.syncMembers(appId, groupId)),
+    renameRemoteGroup: adapt((appId: string, groupId: string) => groups.rename(appId, groupId)),
+    deleteRemoteGroup: adapt((appId: string, groupId: string) => groups.delete(appId, groupId)),
+    forgetRemoteGroup: adapt((appId: string, groupId: string) => groups.forgetLink(appId, groupId)),
+    recordGroupFailure: adapt((appId: string, groupId: string, message: string) =>
+      groups.recordFailure(appId, groupId, message),
+    ),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,31 @@
+import { connectClient } from '../client';
+import { loadConfig } from '../config';
+import { SqliteDirectoryStore } from '../directory/sqlite/sqliteStore';
+import { createLogger } from '../logger';
+import { createApiServer, resolveApiToken } from '../runtime';
+
+/** `npm run api`: the HTTP API alone, against TEMPORAL_ADDRESS, so it scales apart from the workers. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  if (!config.temporal.address) throw new Error('TEMPORAL_ADDRESS is required to run the API on its own');
+  const store = await SqliteDirectoryStore.open(config.dbFile);
+  const temporal = await connectClient(config.temporal, config.temporal.address);
+  const { token, source } = resolveApiToken(config);
+  const { api } = await createApiServer({ config, store, temporal, token, logger });
+  await api.listen({ host: config.api.host, port: config.api.port });
+  logger.info({ tokenSource: source === 'environment' ? 'SCIMFLOW_API_TOKEN' : source }, 'API listening');
+
+  const stop = async () => {
+    await api.close();
+    await temporal.connection.close();
+    await store.close();
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,88 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { appInputSchema, appPatchSchema, type DirectoryApp, withoutSecrets } from '../../directory/model';
+import { checkConnection } from '../../provisioning/connectionCheck';
+import type { ApiContext } from '../context';
+import { appGroupParams, idParams, NotFoundError } from '../schemas';
+
+export function appRoutes({ store, planner, scimflow, targets }: ApiContext): FastifyPluginAsyncZod {
+  const view = async (app: DirectoryApp) => ({
+    ...withoutSecrets(app),
+    assignedGroupIds: await store.assignedGroupIds(app.id),
+  });
+  const requireApp = async (id: string) => {
+    const app = await store.getApp(id);
+    if (!app) throw new NotFoundError('app', id);
+    return app;
+  };
+
+  return async (api) => {
+    api.post('/api/apps', { schema: { body: appInputSchema, tags: ['apps'] } }, async (request, reply) => {
+      const app = await store.createApp(request.body);
+      return reply.code(201).send({ ...(await view(app)), operations: [] });
+    });
+
+    api.get('/api/apps', { schema: { tags: ['apps'] } }, async () => ({
+      items: await Promise.all((await store.listApps()).map(view)),
+    }));
+
+    api.get('/api/apps/:id', { schema: { params: idParams, tags: ['apps'] } }, async (request) =>
+      view(await requireApp(request.params.id)),
+    );
+
+    api.patch(
+      '/api/apps/:id',
+      { schema: { params: idParams, body: appPatchSchema, tags: ['apps'] } },
+      async (request) => {
+        const app = await store.updateApp(request.params.id, request.body);
+        if (!app) throw new NotFoundError('app', request.params.id);
+        return { ...(await view(app)), operations: [] };
+      },
+    );
+
+    // Removes the app and everything scimflow remembers of it; nothing is written to the target.
+    api.delete('/api/apps/:id', { schema: { params: idParams, tags: ['apps'] } }, async (request) => {
+      const app = await requireApp(request.params.id);
+      await store.deleteApp(app.id);
+      return { ...withoutSecrets(app), deleted: true, operations: [] };
+    });
+
+    api.post('/api/apps/:id/test-connection', { schema: { params: idParams, tags: ['apps'] } }, async (request) =>
+      checkConnection(targets, await requireApp(request.params.id)),
+    );
+
+    api.put('/api/apps/:id/groups/:groupId', { schema: { params: appGroupParams, tags: ['apps'] } }, async (request) => {
+      const { id, groupId } = request.params;
+      await requireApp(id);
+      const group = await store.getGroup(groupId);
+      if (!group) throw new NotFoundError('group', groupId);
+      const change = await planner.before(group.memberIds);
+      const assigned = await store.assignGroup(id, groupId);
+      const requests = assigned
+        ? await change.intentsFor({ reason: 'group-unassigned', assigned: [{ appId: id, groupId }] })
+        : [];
+      return { appId: id, groupId, assigned: true, operations: await scimflow.dispatch(requests) };
+    });
+
+    api.delete(
+      '/api/apps/:id/groups/:groupId',
+      { schema: { params: appGroupParams, tags: ['apps'] } },
+      async (request) => {
+        const { id, groupId } = request.params;
+        await requireApp(id);
+        const group = await store.getGroup(groupId);
+        if (!group) throw new NotFoundError('group', groupId);
+        const change = await planner.before(group.memberIds);
+        const unassigned = await store.unassignGroup(id, groupId);
+        const requests = unassigned
+          ? await change.intentsFor({ reason: 'group-unassigned', unassigned: [{ appId: id, groupId }] })
+          : [];
+        return { appId: id, groupId, assigned: false, operations: await scimflow.dispatch(requests) };
+      },
+    );
+
+    api.get('/api/apps/:id/links', { schema: { params: idParams, tags: ['apps'] } }, async (request) => {
+      const app = await requireApp(request.params.id);
+      return { items: await store.listLinks(app.id) };
+    });
+  };
+}

@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { intentNames } from '../../workflows/intents';
+import type { ApiContext } from '../context';
+import { NotFoundError } from '../schemas';
+
+const operationQuery = z.object({
+  appId: z.string().optional(),
+  resourceId: z.string().optional(),
+  intent: z.enum(intentNames).optional(),
+  status: z.enum(['running', 'completed', 'failed', 'canceled', 'terminated', 'timed-out']).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+export function operationRoutes({ scimflow }: ApiContext): FastifyPluginAsyncZod {
+  return async (api) => {
+    api.get('/api/operations', { schema: { querystring: operationQuery, tags: ['operations'] } }, async (request) => ({
+      items: await scimflow.operations(request.query),
+    }));
+
+    api.get(
+      '/api/operations/:workflowId',
+      { schema: { params: z.object({ workflowId: z.string().min(1) }), tags: ['operations'] } },
+      async (request) => {
+        const operation = await scimflow.operation(request.params.workflowId);
+        if (!operation) throw new NotFoundError('operation', request.params.workflowId);
+        return operation;
+      },
+    );
+  };
+}

@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { userAttributesSchema, userPatchSchema } from '../../directory/model';
+import type { ApiContext } from '../context';
+import { idParams, NotFoundError, pageQuery } from '../schemas';
+
+export function userRoutes({ store, planner, scimflow }: ApiContext): FastifyPluginAsyncZod {
+  const requireUser = async (id: string) => {
+    const user = await store.getUser(id);
+    if (!user) throw new NotFoundError('user', id);
+    return user;
+  };
+  const withGroups = async <T extends { id: string }>(user: T) => ({
+    ...user,
+    groupIds: await store.groupIdsOfUser(user.id),
+  });
+
+  return async (api) => {
+    api.post('/api/users', { schema: { body: userAttributesSchema, tags: ['users'] } }, async (request, reply) => {
+      const user = await store.createUser(request.body);
+      // A new user belongs to no group yet, so no app is affected until it joins an assigned group.
+      return reply.code(201).send({ ...(await withGroups(user)), operations: [] });
+    });
+
+    api.get(
+      '/api/users',
+      { schema: { querystring: pageQuery.extend({ userName: z.string().optional() }), tags: ['users'] } },
+      async (request) => {
+        const { userName, offset, limit } = request.query;
+        if (userName !== undefined) {
+          const user = await store.findUserByUserName(userName);
+          return { items: user ? [await withGroups(user)] : [], total: user ? 1 : 0, offset: 0, limit };
+        }
+        const page = await store.listUsers({ offset, limit });
+        return { items: await Promise.all(page.items.map(withGroups)), total: page.total, offset, limit };
+      },
+    );
+
+    api.get('/api/users/:id', { schema: { params: idParams, tags: ['users'] } }, async (request) =>
+      withGroups(await requireUser(request.params.id)),
+    );
+
+    api.patch(
+      '/api/users/:id',
+      { schema: { params: idParams, body: userPatchSchema, tags: ['users'] } },
+      async (request) => {
+        const { id } = request.params;
+        const change = await planner.before([id]);
+        const updated = await store.updateUser(id, request.body);
+        if (!updated) throw new NotFoundError('user', id);
+        const requests = await change.intentsFor({
+          reason: updated.after.active ? 'removed-from-group' : 'user-deactivated',
+          updatedUserIds: [id],
+        });
+        return { ...(await withGroups(updated.after)), operations: await scimflow.dispatch(requests) };
+      },
+    );
+
+    api.delete('/api/users/:id', { schema: { params: idParams, tags: ['users'] } }, async (request) => {
+      const { id } = request.params;
+      const groupIds = await store.groupIdsOfUser(id);
+      const change = await planner.before([id]);
+      const user = await store.deleteUser(id);
+      if (!user) throw new NotFoundError('user', id);
+      const requests = await change.intentsFor({ reason: 'user-deleted', membershipChangedGroupIds: groupIds });
+      return { ...user, groupIds, deleted: true, operations: await scimflow.dispatch(requests) };
+    });
+  };
+}

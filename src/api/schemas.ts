@@ -1,0 +1,16 @@
+import { z } from 'zod';
+
+export const idParams = z.object({ id: z.string().min(1) });
+export const appGroupParams = z.object({ id: z.string().min(1), groupId: z.string().min(1) });
+export const memberParams = z.object({ id: z.string().min(1), userId: z.string().min(1) });
+export const pageQuery = z.object({
+  offset: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+export class NotFoundError extends Error {
+  constructor(resource: string, id: string) {
+    super(`${resource} ${id} not found`);
+    this.name = 'NotFoundError';
+  }
+}

@@ -1,0 +1,83 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every setting scimflow reads from the environment, in one schema: validation, types and the table in
+ * docs/operations.md come from here.
+ */
+const environmentSchema = z.object({
+  SCIMFLOW_DATA_DIR: z.string().default('.data'),
+  SCIMFLOW_DB_FILE: z.string().optional(),
+  SCIMFLOW_API_HOST: z.string().default('127.0.0.1'),
+  SCIMFLOW_API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  SCIMFLOW_API_TOKEN: z.string().min(16).optional(),
+  SCIMFLOW_TASK_QUEUE: z.string().default('scimflow'),
+  SCIMFLOW_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TEMPORAL_ADDRESS: z.string().optional(),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_API_KEY: z.string().optional(),
+  TEMPORAL_TLS_CERT: z.string().optional(),
+  TEMPORAL_TLS_KEY: z.string().optional(),
+  TEMPORAL_TLS_CA: z.string().optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+  TEMPORAL_UI_URL: z.string().url().optional(),
+  TEMPORAL_CLI_PATH: z.string().optional(),
+  TEMPORAL_DEV_PORT: z.coerce.number().int().default(7233),
+  TEMPORAL_DEV_UI_PORT: z.coerce.number().int().default(8233),
+});
+
+export type Environment = z.infer<typeof environmentSchema>;
+
+export interface Config {
+  dataDir: string;
+  dbFile: string;
+  api: { host: string; port: number; token?: string };
+  taskQueue: string;
+  logLevel: Environment['SCIMFLOW_LOG_LEVEL'];
+  temporal: {
+    /** Unset means: run the embedded dev server (npm start) */
+    address?: string;
+    namespace: string;
+    apiKey?: string;
+    tls?: { certPath?: string; keyPath?: string; caPath?: string; serverName?: string };
+    uiUrl: string;
+    cliPath?: string;
+    devPort: number;
+    devUiPort: number;
+  };
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = environmentSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`Invalid environment:\n  ${problems.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.SCIMFLOW_DATA_DIR);
+  const usesTls = e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_KEY || e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_SERVER_NAME;
+  return {
+    dataDir,
+    dbFile: e.SCIMFLOW_DB_FILE ? path.resolve(e.SCIMFLOW_DB_FILE) : path.join(dataDir, 'scimflow.db'),
+    api: { host: e.SCIMFLOW_API_HOST, port: e.SCIMFLOW_API_PORT, token: e.SCIMFLOW_API_TOKEN },
+    taskQueue: e.SCIMFLOW_TASK_QUEUE,
+    logLevel: e.SCIMFLOW_LOG_LEVEL,
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      apiKey: e.TEMPORAL_API_KEY,
+      tls: usesTls
+        ? {
+            certPath: e.TEMPORAL_TLS_CERT,
+            keyPath: e.TEMPORAL_TLS_KEY,
+            caPath: e.TEMPORAL_TLS_CA,
+            serverName: e.TEMPORAL_TLS_SERVER_NAME,
+          }
+        : undefined,
+      uiUrl: e.TEMPORAL_UI_URL ?? `http://localhost:${e.TEMPORAL_DEV_UI_PORT}`,
+      cliPath: e.TEMPORAL_CLI_PATH,
+      devPort: e.TEMPORAL_DEV_PORT,
+      devUiPort: e.TEMPORAL_DEV_UI_PORT,
+    },
+  };
+}

@@ -1,0 +1,22 @@
+/** A unique attribute (userName, displayName, permission key…) is already taken; the API answers 409. */
+export class DuplicateError extends Error {
+  constructor(
+    readonly resource: string,
+    readonly attribute: string,
+    readonly value: string,
+  ) {
+    super(`${resource} with ${attribute} "${value}" already exists`);
+    this.name = 'DuplicateError';
+  }
+}
+
+/** A referenced record does not exist; the API answers 404 (or 400 when the reference is inside the body). */
+export class UnknownReferenceError extends Error {
+  constructor(
+    readonly resource: string,
+    readonly ids: string[],
+  ) {
+    super(`unknown ${resource} id${ids.length > 1 ? 's' : ''}: ${ids.join(', ')}`);
+    this.name = 'UnknownReferenceError';
+  }
+}

@@ -1,0 +1,127 @@
+import type {
+  DeprovisionReason,
+  GroupIntentName,
+  IntentRequest,
+  UserIntentName,
+} from '../workflows/intents';
+import type { DirectoryApp, DirectoryUser } from './model';
+import type { DirectoryStore } from './store';
+
+/** Which apps each user is in the scope of: active members of the groups assigned to the app. */
+type ScopeSnapshot = Map<string, Set<string>>;
+
+export interface DirectoryChange {
+  /** Why a user who leaves an app's scope in this change leaves it. */
+  reason: DeprovisionReason;
+  /** Users whose attributes changed (written to the apps that keep them in scope). */
+  updatedUserIds?: string[];
+  /** Groups whose members changed. */
+  membershipChangedGroupIds?: string[];
+  renamedGroupIds?: string[];
+  assigned?: { appId: string; groupId: string }[];
+  /** Assignments that ended, by unassignment or by deletion of the group. */
+  unassigned?: { appId: string; groupId: string }[];
+}
+
+/**
+ * Decides which intents a directory change issues, and for which apps — the one place that does. Take a
+ * snapshot of the affected users' scopes before the change (`before`), apply the change, then `intentsFor`.
+ * Each app's switches are honoured here so no pointless workflow starts; the workflows check them again
+ * against the app's settings at the time they run.
+ */
+export class IntentPlanner {
+  constructor(private readonly store: DirectoryStore) {}
+
+  async before(userIds: string[]): Promise<PendingChange> {
+    return new PendingChange(this.store, userIds, await scopeOf(this.store, userIds));
+  }
+}
+
+export class PendingChange {
+  constructor(
+    private readonly store: DirectoryStore,
+    private readonly userIds: string[],
+    private readonly scopeBefore: ScopeSnapshot,
+  ) {}
+
+  async intentsFor(change: DirectoryChange): Promise<IntentRequest[]> {
+    const scopeAfter = await scopeOf(this.store, this.userIds);
+    const apps = new Map((await this.store.listApps()).map((app) => [app.id, app]));
+    const users = new Map((await this.store.getUsers(this.userIds)).map((user) => [user.id, user]));
+    const requests: IntentRequest[] = [];
+    const userIntent = (intent: UserIntentName, app: DirectoryApp, userId: string, reason?: DeprovisionReason) => {
+      const name = users.get(userId)?.userName ?? userId;
+      requests.push({ intent, input: { appId: app.id, userId, reason }, summary: `${intent} ${name} → ${app.name}` });
+    };
+    const groupIntent = async (intent: GroupIntentName, app: DirectoryApp, groupId: string) => {
+      const name = (await this.store.getGroup(groupId))?.displayName ?? groupId;
+      requests.push({ intent, input: { appId: app.id, groupId }, summary: `${intent} ${name} → ${app.name}` });
+    };
+
+    const newlyAssigned = new Set((change.assigned ?? []).map(({ appId, groupId }) => `${appId} ${groupId}`));
+    const groupsCreatedWithMembers = new Set<string>();
+    for (const { appId, groupId } of change.assigned ?? []) {
+      const app = apps.get(appId);
+      if (app?.provisioning.createGroups) {
+        await groupIntent('createGroup', app, groupId);
+        groupsCreatedWithMembers.add(appId);
+      }
+    }
+
+    for (const userId of this.userIds) {
+      const before = this.scopeBefore.get(userId) ?? new Set<string>();
+      const after = scopeAfter.get(userId) ?? new Set<string>();
+      for (const appId of after) {
+        const app = apps.get(appId);
+        if (!app) continue;
+        if (!before.has(appId)) {
+          // A group created for the app provisions its own members before adding them.
+          const provisionedByGroup =
+            groupsCreatedWithMembers.has(appId) &&
+            (await this.store.assignedGroupIdsOfUser(appId, userId)).some((g) => newlyAssigned.has(`${appId} ${g}`));
+          if (!provisionedByGroup && (app.provisioning.createUsers || app.provisioning.updateUsers)) {
+            userIntent('provisionUser', app, userId);
+          }
+        } else if (change.updatedUserIds?.includes(userId) && app.provisioning.updateUsers) {
+          userIntent('updateUser', app, userId);
+        }
+      }
+      for (const appId of before) {
+        const app = apps.get(appId);
+        if (app && !after.has(appId) && app.provisioning.deleteUsers) {
+          userIntent('deprovisionUser', app, userId, change.reason);
+        }
+      }
+    }
+
+    for (const groupId of change.membershipChangedGroupIds ?? []) {
+      for (const appId of await this.store.appIdsAssignedGroup(groupId)) {
+        const app = apps.get(appId);
+        if (app?.provisioning.groupMembership && !newlyAssigned.has(`${appId} ${groupId}`)) {
+          await groupIntent('syncGroupMembership', app, groupId);
+        }
+      }
+    }
+    for (const groupId of change.renamedGroupIds ?? []) {
+      for (const appId of await this.store.appIdsAssignedGroup(groupId)) {
+        const app = apps.get(appId);
+        if (app?.provisioning.updateGroups) await groupIntent('updateGroup', app, groupId);
+      }
+    }
+    for (const { appId, groupId } of change.unassigned ?? []) {
+      const app = apps.get(appId);
+      if (app?.provisioning.deleteGroups) await groupIntent('deleteGroup', app, groupId);
+    }
+    return requests;
+  }
+}
+
+async function scopeOf(store: DirectoryStore, userIds: string[]): Promise<ScopeSnapshot> {
+  const snapshot: ScopeSnapshot = new Map();
+  const users = new Map<string, DirectoryUser>((await store.getUsers(userIds)).map((user) => [user.id, user]));
+  for (const userId of userIds) {
+    const user = users.get(userId);
+    snapshot.set(userId, new Set(user?.active ? await store.appIdsHoldingUser(userId) : []));
+  }
+  return snapshot;
+}

@@ -1,0 +1,153 @@
+import { z } from 'zod';
+
+/**
+ * The directory's records and the API's input shapes, in one place: the API validates with these schemas, the
+ * store and workflows use their types, and the OpenAPI document is generated from them.
+ */
+
+const multiValued = z.object({
+  value: z.string().min(1).max(512),
+  type: z.string().max(64).optional(),
+  primary: z.boolean().optional(),
+});
+
+export const userAttributesSchema = z
+  .object({
+    userName: z.string().trim().min(1).max(256),
+    name: z
+      .object({
+        givenName: z.string().max(256).optional(),
+        familyName: z.string().max(256).optional(),
+        formatted: z.string().max(512).optional(),
+      })
+      .strict()
+      .optional(),
+    displayName: z.string().max(256).optional(),
+    emails: z.array(multiValued.extend({ value: z.string().email().max(320) })).max(20).optional(),
+    phoneNumbers: z.array(multiValued).max(20).optional(),
+    title: z.string().max(256).optional(),
+    active: z.boolean().default(true),
+    externalId: z.string().max(256).optional(),
+    employeeNumber: z.string().max(128).optional(),
+    department: z.string().max(256).optional(),
+    /** Directory id of the user's manager; sent as the enterprise `manager` once the manager exists remotely. */
+    manager: z.string().max(128).optional(),
+  })
+  .strict();
+
+export type UserAttributes = z.infer<typeof userAttributesSchema>;
+export const userPatchSchema = userAttributesSchema.partial().strict();
+export type UserPatch = z.infer<typeof userPatchSchema>;
+
+export interface DirectoryUser extends UserAttributes {
+  id: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const groupInputSchema = z
+  .object({
+    displayName: z.string().trim().min(1).max(256),
+    memberIds: z.array(z.string().min(1)).max(100_000).optional(),
+  })
+  .strict();
+export const groupPatchSchema = groupInputSchema.partial().strict();
+export type GroupInput = z.infer<typeof groupInputSchema>;
+export type GroupPatch = z.infer<typeof groupPatchSchema>;
+
+export interface DirectoryGroup {
+  id: string;
+  displayName: string;
+  memberIds: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const provisioningSwitchesSchema = z
+  .object({
+    createUsers: z.boolean().default(true),
+    updateUsers: z.boolean().default(true),
+    deleteUsers: z.boolean().default(true),
+    createGroups: z.boolean().default(true),
+    updateGroups: z.boolean().default(true),
+    deleteGroups: z.boolean().default(true),
+    groupMembership: z.boolean().default(true),
+  })
+  .strict();
+export type ProvisioningSwitches = z.infer<typeof provisioningSwitchesSchema>;
+
+export const appAuthSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('bearer'), token: z.string().min(1).max(8192) }).strict(),
+  z.object({ type: z.literal('basic'), username: z.string().min(1), password: z.string().min(1) }).strict(),
+]);
+export type AppAuth = z.infer<typeof appAuthSchema>;
+
+export const deprovisionModeSchema = z.enum(['deactivate', 'delete']);
+export const userMatchAttributeSchema = z.enum(['userName', 'externalId', 'email']);
+export type DeprovisionMode = z.infer<typeof deprovisionModeSchema>;
+export type UserMatchAttribute = z.infer<typeof userMatchAttributeSchema>;
+
+export const appInputSchema = z
+  .object({
+    name: z.string().trim().min(1).max(256),
+    baseUrl: z
+      .string()
+      .url()
+      .refine((url) => /^https?:\/\//i.test(url), 'baseUrl must be an http(s) URL'),
+    auth: appAuthSchema,
+    provisioning: provisioningSwitchesSchema.default(provisioningSwitchesSchema.parse({})),
+    deprovisionMode: deprovisionModeSchema.default('deactivate'),
+    userMatchAttribute: userMatchAttributeSchema.default('userName'),
+    /** Members per group PATCH: AWS IAM Identity Center accepts at most 100, Miro 8,000. */
+    membershipBatchSize: z.number().int().min(1).max(10_000).default(100),
+    /** Per-request timeout towards this app. */
+    timeoutMs: z.number().int().min(100).max(120_000).default(15_000),
+  })
+  .strict();
+export type AppInput = z.infer<typeof appInputSchema>;
+
+export const appPatchSchema = z
+  .object({
+    name: appInputSchema.shape.name,
+    baseUrl: appInputSchema.shape.baseUrl,
+    auth: appAuthSchema,
+    provisioning: provisioningSwitchesSchema.partial().strict(),
+    deprovisionMode: deprovisionModeSchema,
+    userMatchAttribute: userMatchAttributeSchema,
+    membershipBatchSize: z.number().int().min(1).max(10_000),
+    timeoutMs: z.number().int().min(100).max(120_000),
+  })
+  .partial()
+  .strict();
+export type AppPatch = z.infer<typeof appPatchSchema>;
+
+/** An app as the directory keeps it. `auth` holds secrets: it never leaves the store through the API or logs. */
+export interface DirectoryApp extends AppInput {
+  id: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What everyone but the SCIM transport may see of an app. */
+export type AppSettings = Omit<DirectoryApp, 'auth'> & { authType: AppAuth['type'] };
+
+export function withoutSecrets(app: DirectoryApp): AppSettings {
+  const { auth, ...settings } = app;
+  return { ...settings, authType: auth.type };
+}
+
+export type ResourceType = 'User' | 'Group';
+export type LinkStatus = 'pending' | 'synced' | 'deprovisioned' | 'failed';
+
+/** (app, resource type, directory id) → the id the app gave the object, and what was last written there. */
+export interface RemoteLink {
+  appId: string;
+  resourceType: ResourceType;
+  localId: string;
+  remoteId: string | null;
+  /** The SCIM attributes as last written (or adopted), diffed against the desired state to write only changes. */
+  lastPushed: Record<string, unknown> | null;
+  status: LinkStatus;
+  lastError: string | null;
+  updatedAt: string;
+}

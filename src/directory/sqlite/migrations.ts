@@ -1,0 +1,84 @@
+import type { Kysely, Migration } from 'kysely';
+
+/** Forward-only, in order. Add a new entry for every change; never edit one that has shipped. */
+export const migrations: Record<string, Migration> = {
+  '0001_directory': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('users')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('user_name', 'text', (c) => c.notNull())
+        .addColumn('user_name_key', 'text', (c) => c.notNull().unique())
+        .addColumn('attributes', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('groups')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('display_name', 'text', (c) => c.notNull())
+        .addColumn('display_name_key', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('group_members')
+        .addColumn('group_id', 'text', (c) => c.notNull().references('groups.id').onDelete('cascade'))
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addPrimaryKeyConstraint('group_members_pk', ['group_id', 'user_id'])
+        .execute();
+      await db.schema.createIndex('group_members_user').on('group_members').column('user_id').execute();
+      await db.schema
+        .createTable('apps')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('settings', 'text', (c) => c.notNull())
+        .addColumn('auth', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('app_groups')
+        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('group_id', 'text', (c) => c.notNull().references('groups.id').onDelete('cascade'))
+        .addPrimaryKeyConstraint('app_groups_pk', ['app_id', 'group_id'])
+        .execute();
+      await db.schema.createIndex('app_groups_group').on('app_groups').column('group_id').execute();
+      // Links and remote memberships outlive the directory record on purpose: deprovisioning a deleted user
+      // or group still needs to know its remote id.
+      await db.schema
+        .createTable('remote_links')
+        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('resource_type', 'text', (c) => c.notNull())
+        .addColumn('local_id', 'text', (c) => c.notNull())
+        .addColumn('remote_id', 'text')
+        .addColumn('last_pushed', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('last_error', 'text')
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('remote_links_pk', ['app_id', 'resource_type', 'local_id'])
+        .execute();
+      await db.schema
+        .createTable('remote_memberships')
+        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('group_id', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('remote_memberships_pk', ['app_id', 'group_id', 'user_id'])
+        .execute();
+      await db.schema
+        .createIndex('remote_memberships_user')
+        .on('remote_memberships')
+        .columns(['app_id', 'user_id'])
+        .execute();
+      await db.schema
+        .createTable('operations')
+        .addColumn('sequence', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('workflow_id', 'text', (c) => c.unique())
+        .addColumn('app_id', 'text', (c) => c.notNull())
+        .addColumn('intent', 'text', (c) => c.notNull())
+        .addColumn('resource_type', 'text', (c) => c.notNull())
+        .addColumn('resource_id', 'text', (c) => c.notNull())
+        .addColumn('issued_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+};

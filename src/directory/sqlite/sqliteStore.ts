@@ -1,0 +1,673 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect, type Transaction } from 'kysely';
+import { DuplicateError, UnknownReferenceError } from '../errors';
+import type {
+  AppInput,
+  AppPatch,
+  DirectoryApp,
+  DirectoryGroup,
+  DirectoryUser,
+  GroupInput,
+  GroupPatch,
+  RemoteLink,
+  ResourceType,
+  UserAttributes,
+  UserPatch,
+} from '../model';
+import type { DirectoryStore, GroupUpdate, LinkUpdate, OperationRecord, Page, PageRequest } from '../store';
+import { migrations } from './migrations';
+
+interface Tables {
+  users: { id: string; user_name: string; user_name_key: string; attributes: string; created_at: string; updated_at: string };
+  groups: { id: string; display_name: string; display_name_key: string; created_at: string; updated_at: string };
+  group_members: { group_id: string; user_id: string };
+  apps: { id: string; settings: string; auth: string; created_at: string; updated_at: string };
+  app_groups: { app_id: string; group_id: string };
+  remote_links: {
+    app_id: string;
+    resource_type: string;
+    local_id: string;
+    remote_id: string | null;
+    last_pushed: string | null;
+    status: string;
+    last_error: string | null;
+    updated_at: string;
+  };
+  remote_memberships: { app_id: string; group_id: string; user_id: string };
+  operations: {
+    sequence: number | undefined;
+    workflow_id: string | null;
+    app_id: string;
+    intent: string;
+    resource_type: string;
+    resource_id: string;
+    issued_at: string;
+  };
+}
+
+type Db = Kysely<Tables> | Transaction<Tables>;
+type UserRow = Tables['users'];
+type AppRow = Tables['apps'];
+type LinkRow = Tables['remote_links'];
+
+const now = () => new Date().toISOString();
+/** userName and displayName are unique ignoring case (RFC 7643 §4.1.1: userName is case-insensitive). */
+const uniquenessKey = (value: string) => value.trim().toLowerCase();
+/** SQLite caps bound parameters per statement; large id lists are queried in slices. */
+const SQL_SLICE = 500;
+
+function slices<T>(items: T[], size = SQL_SLICE): T[][] {
+  const result: T[][] = [];
+  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
+  return result;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return error instanceof Error && (error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+function toUser(row: UserRow): DirectoryUser {
+  return { id: row.id, ...JSON.parse(row.attributes), createdAt: row.created_at, updatedAt: row.updated_at };
+}
+
+function toApp(row: AppRow): DirectoryApp {
+  return {
+    id: row.id,
+    ...JSON.parse(row.settings),
+    auth: JSON.parse(row.auth),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toLink(row: LinkRow): RemoteLink {
+  return {
+    appId: row.app_id,
+    resourceType: row.resource_type as ResourceType,
+    localId: row.local_id,
+    remoteId: row.remote_id,
+    lastPushed: row.last_pushed ? JSON.parse(row.last_pushed) : null,
+    status: row.status as RemoteLink['status'],
+    lastError: row.last_error,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** The default directory store: one SQLite file (WAL), shared by the API and the worker on one host. */
+export class SqliteDirectoryStore implements DirectoryStore {
+  private constructor(private readonly db: Kysely<Tables>) {}
+
+  static async open(file: string): Promise<SqliteDirectoryStore> {
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    const database = new Database(file);
+    database.pragma('journal_mode = WAL');
+    database.pragma('foreign_keys = ON');
+    // The API and the worker may be separate processes writing the same file.
+    database.pragma('busy_timeout = 5000');
+    const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });
+    const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+    const { error } = await migrator.migrateToLatest();
+    if (error) throw new Error(`directory migration failed: ${String(error)}`);
+    return new SqliteDirectoryStore(db);
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  // ── users ──────────────────────────────────────────────────────────────────────────────────────
+
+  async createUser(attributes: UserAttributes): Promise<DirectoryUser> {
+    const timestamp = now();
+    const id = randomUUID();
+    try {
+      await this.db
+        .insertInto('users')
+        .values({
+          id,
+          user_name: attributes.userName,
+          user_name_key: uniquenessKey(attributes.userName),
+          attributes: JSON.stringify(attributes),
+          created_at: timestamp,
+          updated_at: timestamp,
+        })
+        .execute();
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new DuplicateError('user', 'userName', attributes.userName);
+      throw error;
+    }
+    return { id, ...attributes, createdAt: timestamp, updatedAt: timestamp };
+  }
+
+  async getUser(id: string): Promise<DirectoryUser | null> {
+    const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toUser(row) : null;
+  }
+
+  async getUsers(ids: string[]): Promise<DirectoryUser[]> {
+    const users: DirectoryUser[] = [];
+    for (const slice of slices([...new Set(ids)])) {
+      const rows = await this.db.selectFrom('users').selectAll().where('id', 'in', slice).execute();
+      users.push(...rows.map(toUser));
+    }
+    return users;
+  }
+
+  async findUserByUserName(userName: string): Promise<DirectoryUser | null> {
+    const row = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('user_name_key', '=', uniquenessKey(userName))
+      .executeTakeFirst();
+    return row ? toUser(row) : null;
+  }
+
+  async listUsers({ offset, limit }: PageRequest): Promise<Page<DirectoryUser>> {
+    const rows = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(limit)
+      .offset(offset)
+      .execute();
+    const { total } = await this.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('total'))
+      .executeTakeFirstOrThrow();
+    return { items: rows.map(toUser), total: Number(total) };
+  }
+
+  async updateUser(id: string, patch: UserPatch): Promise<{ before: DirectoryUser; after: DirectoryUser } | null> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!row) return null;
+      const before = toUser(row);
+      const { id: _id, createdAt: _c, updatedAt: _u, ...current } = before;
+      const attributes: UserAttributes = { ...current, ...patch };
+      const updatedAt = now();
+      try {
+        await trx
+          .updateTable('users')
+          .set({
+            user_name: attributes.userName,
+            user_name_key: uniquenessKey(attributes.userName),
+            attributes: JSON.stringify(attributes),
+            updated_at: updatedAt,
+          })
+          .where('id', '=', id)
+          .execute();
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new DuplicateError('user', 'userName', attributes.userName);
+        throw error;
+      }
+      return { before, after: { id, ...attributes, createdAt: before.createdAt, updatedAt } };
+    });
+  }
+
+  async deleteUser(id: string): Promise<DirectoryUser | null> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!row) return null;
+      await trx.deleteFrom('users').where('id', '=', id).execute();
+      return toUser(row);
+    });
+  }
+
+  // ── groups ─────────────────────────────────────────────────────────────────────────────────────
+
+  async createGroup(input: GroupInput): Promise<DirectoryGroup> {
+    const id = randomUUID();
+    const timestamp = now();
+    const memberIds = [...new Set(input.memberIds ?? [])];
+    await this.db.transaction().execute(async (trx) => {
+      await this.assertUsersExist(trx, memberIds);
+      try {
+        await trx
+          .insertInto('groups')
+          .values({
+            id,
+            display_name: input.displayName,
+            display_name_key: uniquenessKey(input.displayName),
+            created_at: timestamp,
+            updated_at: timestamp,
+          })
+          .execute();
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new DuplicateError('group', 'displayName', input.displayName);
+        throw error;
+      }
+      for (const slice of slices(memberIds)) {
+        await trx
+          .insertInto('group_members')
+          .values(slice.map((userId) => ({ group_id: id, user_id: userId })))
+          .execute();
+      }
+    });
+    return { id, displayName: input.displayName, memberIds, createdAt: timestamp, updatedAt: timestamp };
+  }
+
+  async getGroup(id: string): Promise<DirectoryGroup | null> {
+    return this.readGroup(this.db, id);
+  }
+
+  async findGroupByDisplayName(displayName: string): Promise<DirectoryGroup | null> {
+    const row = await this.db
+      .selectFrom('groups')
+      .select('id')
+      .where('display_name_key', '=', uniquenessKey(displayName))
+      .executeTakeFirst();
+    return row ? this.readGroup(this.db, row.id) : null;
+  }
+
+  async listGroups({ offset, limit }: PageRequest): Promise<Page<DirectoryGroup>> {
+    const rows = await this.db
+      .selectFrom('groups')
+      .select('id')
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(limit)
+      .offset(offset)
+      .execute();
+    const items: DirectoryGroup[] = [];
+    for (const row of rows) {
+      const group = await this.readGroup(this.db, row.id);
+      if (group) items.push(group);
+    }
+    const { total } = await this.db
+      .selectFrom('groups')
+      .select((eb) => eb.fn.countAll<number>().as('total'))
+      .executeTakeFirstOrThrow();
+    return { items, total: Number(total) };
+  }
+
+  async updateGroup(id: string, patch: GroupPatch): Promise<GroupUpdate | null> {
+    return this.db.transaction().execute(async (trx) => {
+      const group = await this.readGroup(trx, id);
+      if (!group) return null;
+      const renamed = patch.displayName !== undefined && patch.displayName !== group.displayName;
+      if (renamed) {
+        const displayName = patch.displayName as string;
+        try {
+          await trx
+            .updateTable('groups')
+            .set({ display_name: displayName, display_name_key: uniquenessKey(displayName) })
+            .where('id', '=', id)
+            .execute();
+        } catch (error) {
+          if (isUniqueViolation(error)) throw new DuplicateError('group', 'displayName', displayName);
+          throw error;
+        }
+      }
+      let added: string[] = [];
+      let removed: string[] = [];
+      if (patch.memberIds) {
+        const desired = [...new Set(patch.memberIds)];
+        await this.assertUsersExist(trx, desired);
+        const current = new Set(group.memberIds);
+        const wanted = new Set(desired);
+        added = desired.filter((userId) => !current.has(userId));
+        removed = group.memberIds.filter((userId) => !wanted.has(userId));
+        for (const slice of slices(added)) {
+          await trx
+            .insertInto('group_members')
+            .values(slice.map((userId) => ({ group_id: id, user_id: userId })))
+            .execute();
+        }
+        for (const slice of slices(removed)) {
+          await trx.deleteFrom('group_members').where('group_id', '=', id).where('user_id', 'in', slice).execute();
+        }
+      }
+      if (renamed || added.length || removed.length) {
+        await trx.updateTable('groups').set({ updated_at: now() }).where('id', '=', id).execute();
+      }
+      const updated = await this.readGroup(trx, id);
+      return { group: updated as DirectoryGroup, renamed, added, removed };
+    });
+  }
+
+  async addGroupMember(groupId: string, userId: string): Promise<boolean> {
+    const result = await this.db
+      .insertInto('group_members')
+      .values({ group_id: groupId, user_id: userId })
+      .onConflict((oc) => oc.doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
+  async removeGroupMember(groupId: string, userId: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('group_members')
+      .where('group_id', '=', groupId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async deleteGroup(id: string): Promise<DirectoryGroup | null> {
+    return this.db.transaction().execute(async (trx) => {
+      const group = await this.readGroup(trx, id);
+      if (!group) return null;
+      await trx.deleteFrom('groups').where('id', '=', id).execute();
+      return group;
+    });
+  }
+
+  async groupIdsOfUser(userId: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('group_members').select('group_id').where('user_id', '=', userId).execute();
+    return rows.map((row) => row.group_id);
+  }
+
+  // ── apps ───────────────────────────────────────────────────────────────────────────────────────
+
+  async createApp(input: AppInput): Promise<DirectoryApp> {
+    const id = randomUUID();
+    const timestamp = now();
+    const { auth, ...settings } = input;
+    await this.db
+      .insertInto('apps')
+      .values({
+        id,
+        settings: JSON.stringify(settings),
+        auth: JSON.stringify(auth),
+        created_at: timestamp,
+        updated_at: timestamp,
+      })
+      .execute();
+    return { id, ...input, createdAt: timestamp, updatedAt: timestamp };
+  }
+
+  async getApp(id: string): Promise<DirectoryApp | null> {
+    const row = await this.db.selectFrom('apps').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toApp(row) : null;
+  }
+
+  async listApps(): Promise<DirectoryApp[]> {
+    const rows = await this.db.selectFrom('apps').selectAll().orderBy('created_at').orderBy('id').execute();
+    return rows.map(toApp);
+  }
+
+  async updateApp(id: string, patch: AppPatch): Promise<DirectoryApp | null> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('apps').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!row) return null;
+      const current = toApp(row);
+      const next: DirectoryApp = {
+        ...current,
+        ...patch,
+        provisioning: { ...current.provisioning, ...patch.provisioning },
+        auth: patch.auth ?? current.auth,
+        updatedAt: now(),
+      };
+      const { id: _id, auth, createdAt: _c, updatedAt, ...settings } = next;
+      await trx
+        .updateTable('apps')
+        .set({ settings: JSON.stringify(settings), auth: JSON.stringify(auth), updated_at: updatedAt })
+        .where('id', '=', id)
+        .execute();
+      return next;
+    });
+  }
+
+  async deleteApp(id: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('apps').where('id', '=', id).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async assignGroup(appId: string, groupId: string): Promise<boolean> {
+    const result = await this.db
+      .insertInto('app_groups')
+      .values({ app_id: appId, group_id: groupId })
+      .onConflict((oc) => oc.doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
+  async unassignGroup(appId: string, groupId: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('app_groups')
+      .where('app_id', '=', appId)
+      .where('group_id', '=', groupId)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async assignedGroupIds(appId: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('app_groups').select('group_id').where('app_id', '=', appId).execute();
+    return rows.map((row) => row.group_id);
+  }
+
+  async appIdsAssignedGroup(groupId: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('app_groups').select('app_id').where('group_id', '=', groupId).execute();
+    return rows.map((row) => row.app_id);
+  }
+
+  async appIdsHoldingUser(userId: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('app_groups')
+      .innerJoin('group_members', 'group_members.group_id', 'app_groups.group_id')
+      .select('app_groups.app_id')
+      .distinct()
+      .where('group_members.user_id', '=', userId)
+      .execute();
+    return rows.map((row) => row.app_id);
+  }
+
+  async assignedGroupIdsOfUser(appId: string, userId: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('app_groups')
+      .innerJoin('group_members', 'group_members.group_id', 'app_groups.group_id')
+      .select('app_groups.group_id')
+      .where('app_groups.app_id', '=', appId)
+      .where('group_members.user_id', '=', userId)
+      .execute();
+    return rows.map((row) => row.group_id);
+  }
+
+  // ── remote links and memberships ───────────────────────────────────────────────────────────────
+
+  async getLink(appId: string, resourceType: ResourceType, localId: string): Promise<RemoteLink | null> {
+    const row = await this.db
+      .selectFrom('remote_links')
+      .selectAll()
+      .where('app_id', '=', appId)
+      .where('resource_type', '=', resourceType)
+      .where('local_id', '=', localId)
+      .executeTakeFirst();
+    return row ? toLink(row) : null;
+  }
+
+  async getLinks(appId: string, resourceType: ResourceType, localIds: string[]): Promise<RemoteLink[]> {
+    const links: RemoteLink[] = [];
+    for (const slice of slices([...new Set(localIds)])) {
+      const rows = await this.db
+        .selectFrom('remote_links')
+        .selectAll()
+        .where('app_id', '=', appId)
+        .where('resource_type', '=', resourceType)
+        .where('local_id', 'in', slice)
+        .execute();
+      links.push(...rows.map(toLink));
+    }
+    return links;
+  }
+
+  async listLinks(appId: string): Promise<RemoteLink[]> {
+    const rows = await this.db
+      .selectFrom('remote_links')
+      .selectAll()
+      .where('app_id', '=', appId)
+      .orderBy('resource_type')
+      .orderBy('updated_at')
+      .execute();
+    return rows.map(toLink);
+  }
+
+  async saveLink(update: LinkUpdate): Promise<RemoteLink> {
+    const row: LinkRow = {
+      app_id: update.appId,
+      resource_type: update.resourceType,
+      local_id: update.localId,
+      remote_id: update.remoteId ?? null,
+      last_pushed: update.lastPushed ? JSON.stringify(update.lastPushed) : null,
+      status: update.status ?? 'pending',
+      last_error: update.lastError ?? null,
+      updated_at: now(),
+    };
+    const changes: Partial<LinkRow> = { updated_at: row.updated_at };
+    if (update.remoteId !== undefined) changes.remote_id = row.remote_id;
+    if (update.lastPushed !== undefined) changes.last_pushed = row.last_pushed;
+    if (update.status !== undefined) changes.status = row.status;
+    if (update.lastError !== undefined) changes.last_error = row.last_error;
+    await this.db
+      .insertInto('remote_links')
+      .values(row)
+      .onConflict((oc) => oc.columns(['app_id', 'resource_type', 'local_id']).doUpdateSet(changes))
+      .execute();
+    const saved = await this.getLink(update.appId, update.resourceType, update.localId);
+    if (!saved) throw new Error('remote link vanished while being saved');
+    return saved;
+  }
+
+  async deleteLink(appId: string, resourceType: ResourceType, localId: string): Promise<void> {
+    await this.db
+      .deleteFrom('remote_links')
+      .where('app_id', '=', appId)
+      .where('resource_type', '=', resourceType)
+      .where('local_id', '=', localId)
+      .execute();
+  }
+
+  async remoteMemberIds(appId: string, groupId: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('remote_memberships')
+      .select('user_id')
+      .where('app_id', '=', appId)
+      .where('group_id', '=', groupId)
+      .execute();
+    return rows.map((row) => row.user_id);
+  }
+
+  async addRemoteMembers(appId: string, groupId: string, userIds: string[]): Promise<void> {
+    for (const slice of slices(userIds)) {
+      await this.db
+        .insertInto('remote_memberships')
+        .values(slice.map((userId) => ({ app_id: appId, group_id: groupId, user_id: userId })))
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+    }
+  }
+
+  async removeRemoteMembers(appId: string, groupId: string, userIds: string[]): Promise<void> {
+    for (const slice of slices(userIds)) {
+      await this.db
+        .deleteFrom('remote_memberships')
+        .where('app_id', '=', appId)
+        .where('group_id', '=', groupId)
+        .where('user_id', 'in', slice)
+        .execute();
+    }
+  }
+
+  async remoteGroupIdsOfUser(appId: string, userId: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('remote_memberships')
+      .select('group_id')
+      .where('app_id', '=', appId)
+      .where('user_id', '=', userId)
+      .execute();
+    return rows.map((row) => row.group_id);
+  }
+
+  async forgetRemoteMembershipsOfUser(appId: string, userId: string): Promise<void> {
+    await this.db
+      .deleteFrom('remote_memberships')
+      .where('app_id', '=', appId)
+      .where('user_id', '=', userId)
+      .execute();
+  }
+
+  async forgetRemoteMembershipsOfGroup(appId: string, groupId: string): Promise<void> {
+    await this.db
+      .deleteFrom('remote_memberships')
+      .where('app_id', '=', appId)
+      .where('group_id', '=', groupId)
+      .execute();
+  }
+
+  // ── operations ─────────────────────────────────────────────────────────────────────────────────
+
+  async recordOperation(
+    operation: Omit<OperationRecord, 'workflowId' | 'issuedAt'>,
+    workflowIdFor: (sequence: number) => string,
+  ): Promise<OperationRecord> {
+    return this.db.transaction().execute(async (trx) => {
+      const issuedAt = now();
+      const { sequence } = await trx
+        .insertInto('operations')
+        .values({
+          sequence: undefined,
+          workflow_id: null,
+          app_id: operation.appId,
+          intent: operation.intent,
+          resource_type: operation.resourceType,
+          resource_id: operation.resourceId,
+          issued_at: issuedAt,
+        })
+        .returning('sequence')
+        .executeTakeFirstOrThrow();
+      const workflowId = workflowIdFor(Number(sequence));
+      await trx
+        .updateTable('operations')
+        .set({ workflow_id: workflowId })
+        .where('sequence', '=', Number(sequence))
+        .execute();
+      return { ...operation, workflowId, issuedAt };
+    });
+  }
+
+  async getOperation(workflowId: string): Promise<OperationRecord | null> {
+    const row = await this.db
+      .selectFrom('operations')
+      .selectAll()
+      .where('workflow_id', '=', workflowId)
+      .executeTakeFirst();
+    if (!row) return null;
+    return {
+      workflowId,
+      appId: row.app_id,
+      intent: row.intent,
+      resourceType: row.resource_type as ResourceType,
+      resourceId: row.resource_id,
+      issuedAt: row.issued_at,
+    };
+  }
+
+  // ── helpers ────────────────────────────────────────────────────────────────────────────────────
+
+  private async readGroup(db: Db, id: string): Promise<DirectoryGroup | null> {
+    const row = await db.selectFrom('groups').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) return null;
+    const members = await db.selectFrom('group_members').select('user_id').where('group_id', '=', id).execute();
+    return {
+      id: row.id,
+      displayName: row.display_name,
+      memberIds: members.map((member) => member.user_id),
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+
+  private async assertUsersExist(db: Db, userIds: string[]): Promise<void> {
+    const found = new Set<string>();
+    for (const slice of slices(userIds)) {
+      const rows = await db.selectFrom('users').select('id').where('id', 'in', slice).execute();
+      rows.forEach((row) => found.add(row.id));
+    }
+    const missing = userIds.filter((id) => !found.has(id));
+    if (missing.length) throw new UnknownReferenceError('user', missing);
+  }
+}

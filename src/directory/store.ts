@@ -1,0 +1,106 @@
+import type {
+  AppInput,
+  AppPatch,
+  DirectoryApp,
+  DirectoryGroup,
+  DirectoryUser,
+  GroupInput,
+  GroupPatch,
+  RemoteLink,
+  ResourceType,
+  UserAttributes,
+  UserPatch,
+} from './model';
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+}
+
+export interface PageRequest {
+  offset: number;
+  limit: number;
+}
+
+export interface GroupUpdate {
+  group: DirectoryGroup;
+  renamed: boolean;
+  added: string[];
+  removed: string[];
+}
+
+export interface OperationRecord {
+  workflowId: string;
+  appId: string;
+  intent: string;
+  resourceType: ResourceType;
+  resourceId: string;
+  issuedAt: string;
+}
+
+export type LinkUpdate = Pick<RemoteLink, 'appId' | 'resourceType' | 'localId'> &
+  Partial<Pick<RemoteLink, 'remoteId' | 'lastPushed' | 'status' | 'lastError'>>;
+
+/**
+ * The directory: the source of truth for users, groups and apps, and the memory of what was written to each app
+ * (remote links and remote memberships). It knows nothing of SCIM transport or Temporal. Every method that
+ * changes several rows does so in one transaction.
+ */
+export interface DirectoryStore {
+  createUser(attributes: UserAttributes): Promise<DirectoryUser>;
+  getUser(id: string): Promise<DirectoryUser | null>;
+  getUsers(ids: string[]): Promise<DirectoryUser[]>;
+  findUserByUserName(userName: string): Promise<DirectoryUser | null>;
+  listUsers(page: PageRequest): Promise<Page<DirectoryUser>>;
+  updateUser(id: string, patch: UserPatch): Promise<{ before: DirectoryUser; after: DirectoryUser } | null>;
+  deleteUser(id: string): Promise<DirectoryUser | null>;
+
+  createGroup(input: GroupInput): Promise<DirectoryGroup>;
+  getGroup(id: string): Promise<DirectoryGroup | null>;
+  findGroupByDisplayName(displayName: string): Promise<DirectoryGroup | null>;
+  listGroups(page: PageRequest): Promise<Page<DirectoryGroup>>;
+  /** Renames and/or replaces the member list, all or nothing; answers which members were added and removed. */
+  updateGroup(id: string, patch: GroupPatch): Promise<GroupUpdate | null>;
+  addGroupMember(groupId: string, userId: string): Promise<boolean>;
+  removeGroupMember(groupId: string, userId: string): Promise<boolean>;
+  deleteGroup(id: string): Promise<DirectoryGroup | null>;
+  groupIdsOfUser(userId: string): Promise<string[]>;
+
+  createApp(input: AppInput): Promise<DirectoryApp>;
+  getApp(id: string): Promise<DirectoryApp | null>;
+  listApps(): Promise<DirectoryApp[]>;
+  updateApp(id: string, patch: AppPatch): Promise<DirectoryApp | null>;
+  deleteApp(id: string): Promise<boolean>;
+  assignGroup(appId: string, groupId: string): Promise<boolean>;
+  unassignGroup(appId: string, groupId: string): Promise<boolean>;
+  assignedGroupIds(appId: string): Promise<string[]>;
+  appIdsAssignedGroup(groupId: string): Promise<string[]>;
+  /** Apps whose assigned groups hold the user (whatever the user's `active` flag). */
+  appIdsHoldingUser(userId: string): Promise<string[]>;
+  /** The app's assigned groups that the user belongs to. */
+  assignedGroupIdsOfUser(appId: string, userId: string): Promise<string[]>;
+
+  getLink(appId: string, resourceType: ResourceType, localId: string): Promise<RemoteLink | null>;
+  getLinks(appId: string, resourceType: ResourceType, localIds: string[]): Promise<RemoteLink[]>;
+  listLinks(appId: string): Promise<RemoteLink[]>;
+  saveLink(update: LinkUpdate): Promise<RemoteLink>;
+  deleteLink(appId: string, resourceType: ResourceType, localId: string): Promise<void>;
+
+  /** Users the app's remote group is known to contain, as written by scimflow. */
+  remoteMemberIds(appId: string, groupId: string): Promise<string[]>;
+  addRemoteMembers(appId: string, groupId: string, userIds: string[]): Promise<void>;
+  removeRemoteMembers(appId: string, groupId: string, userIds: string[]): Promise<void>;
+  /** The app's groups that the remote user is known to be a member of. */
+  remoteGroupIdsOfUser(appId: string, userId: string): Promise<string[]>;
+  forgetRemoteMembershipsOfUser(appId: string, userId: string): Promise<void>;
+  forgetRemoteMembershipsOfGroup(appId: string, groupId: string): Promise<void>;
+
+  /** Allocates the next operation number and records the operation under the id built from it. */
+  recordOperation(
+    operation: Omit<OperationRecord, 'workflowId' | 'issuedAt'>,
+    workflowIdFor: (sequence: number) => string,
+  ): Promise<OperationRecord>;
+  getOperation(workflowId: string): Promise<OperationRecord | null>;
+
+  close(): Promise<void>;
+}

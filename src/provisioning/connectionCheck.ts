@@ -1,0 +1,42 @@
+import { ScimError } from '../scim/errors';
+import { capabilitiesFrom, type TargetCapabilities, type Targets } from './targets';
+import type { DirectoryApp } from '../directory/model';
+
+export interface ConnectionReport {
+  ok: boolean;
+  reachable: boolean;
+  authenticated: boolean;
+  capabilities?: TargetCapabilities;
+  usersEndpoint?: { ok: boolean; totalResults?: number };
+  error?: { step: 'ServiceProviderConfig' | 'Users'; status?: number; message: string };
+}
+
+/** Reads /ServiceProviderConfig and runs one filtered GET /Users, reporting precisely what failed. */
+export async function checkConnection(targets: Targets, app: DirectoryApp): Promise<ConnectionReport> {
+  const client = targets.clientFor(app);
+  const report: ConnectionReport = { ok: false, reachable: false, authenticated: false };
+  let step: 'ServiceProviderConfig' | 'Users' = 'ServiceProviderConfig';
+  try {
+    report.capabilities = capabilitiesFrom(await client.serviceProviderConfig());
+    report.reachable = true;
+    step = 'Users';
+    // A filter that matches nobody proves filtering and authentication without reading real data.
+    const probe = await client.findUsers('userName eq "scimflow-connection-test"', 1);
+    report.authenticated = true;
+    report.usersEndpoint = { ok: true, totalResults: probe.totalResults };
+    report.ok = true;
+  } catch (error) {
+    if (!(error instanceof ScimError)) throw error;
+    const status = error.details.status;
+    report.reachable = status !== undefined;
+    report.authenticated = status !== undefined && status !== 401 && status !== 403;
+    const hint =
+      status === 401 || status === 403
+        ? ' — check the app credentials'
+        : status === undefined
+          ? ' — check baseUrl and that the target is reachable from the worker'
+          : '';
+    report.error = { step, status, message: `${error.message}${hint}` };
+  }
+  return report;
+}

@@ -1,0 +1,168 @@
+import type { DirectoryApp, ProvisioningSwitches } from '../directory/model';
+import { isUserInAppScope } from '../directory/scope';
+import type { DirectoryStore } from '../directory/store';
+import { userPatchOperations } from '../scim/diff';
+import { ScimError } from '../scim/errors';
+import type { ScimUserPayload } from '../scim/schemas';
+import { desiredScimUser, userMatch } from './mapping';
+import type { Targets } from './targets';
+
+export interface UserPlan {
+  appName: string;
+  switches: ProvisioningSwitches;
+  deprovisionMode: DirectoryApp['deprovisionMode'];
+  /** userName for summaries; null when the user is gone from the directory. */
+  userName: string | null;
+  inScope: boolean;
+  remoteId: string | null;
+  linkStatus: string | null;
+}
+
+export interface RemoteUserRef {
+  remoteId: string;
+  adopted: boolean;
+}
+
+/** Provisioning of one user into one app, one SCIM call per method. No Temporal in here. */
+export class UserProvisioning {
+  constructor(
+    private readonly store: DirectoryStore,
+    private readonly targets: Targets,
+  ) {}
+
+  async plan(appId: string, userId: string): Promise<UserPlan> {
+    const app = await this.targets.app(appId);
+    const user = await this.store.getUser(userId);
+    const link = await this.store.getLink(appId, 'User', userId);
+    return {
+      appName: app.name,
+      switches: app.provisioning,
+      deprovisionMode: app.deprovisionMode,
+      userName: user?.userName ?? null,
+      inScope: await isUserInAppScope(this.store, appId, user),
+      remoteId: link?.remoteId ?? null,
+      linkStatus: link?.status ?? null,
+    };
+  }
+
+  /** Looks the user up by the app's match attribute; a hit is adopted (linked) instead of created again. */
+  async findAndLink(appId: string, userId: string): Promise<RemoteUserRef | null> {
+    const app = await this.targets.app(appId);
+    const user = await this.requireUser(userId);
+    const match = userMatch(app.userMatchAttribute, user);
+    if (!match) return null;
+    const remote = await this.targets.clientFor(app).findUser(match.attribute, match.value);
+    if (!remote) return null;
+    // The remote state as found is what later diffs start from, so adoption writes only what differs.
+    await this.store.saveLink({
+      appId,
+      resourceType: 'User',
+      localId: userId,
+      remoteId: remote.id,
+      lastPushed: remote,
+      status: 'synced',
+      lastError: null,
+    });
+    return { remoteId: remote.id, adopted: true };
+  }
+
+  async createAndLink(appId: string, userId: string): Promise<RemoteUserRef> {
+    const { app, desired } = await this.desired(appId, userId);
+    const created = await this.targets.clientFor(app).createUser(desired);
+    await this.store.saveLink({
+      appId,
+      resourceType: 'User',
+      localId: userId,
+      remoteId: created.id,
+      lastPushed: desired,
+      status: 'synced',
+      lastError: null,
+    });
+    return { remoteId: created.id, adopted: false };
+  }
+
+  /**
+   * Writes what differs between the last written state and the directory: PATCH with only the changes, or a
+   * full PUT for targets without PATCH; no call when nothing differs. A 404 surfaces as ScimError 'not-found'.
+   */
+  async pushChanges(appId: string, userId: string): Promise<{ written: boolean; operations: number }> {
+    const { app, desired } = await this.desired(appId, userId);
+    const link = await this.store.getLink(appId, 'User', userId);
+    if (!link?.remoteId) throw new Error(`user ${userId} has no remote link in app ${appId}`);
+    const operations = userPatchOperations(link.lastPushed ?? {}, desired);
+    if (operations.length === 0) {
+      if (link.status !== 'synced') await this.store.saveLink({ ...link, status: 'synced', lastError: null });
+      return { written: false, operations: 0 };
+    }
+    const client = this.targets.clientFor(app);
+    if ((await this.targets.capabilities(app, client)).patch) await client.patchUser(link.remoteId, operations);
+    else await client.replaceUser(link.remoteId, desired);
+    await this.store.saveLink({ ...link, lastPushed: desired, status: 'synced', lastError: null });
+    return { written: true, operations: operations.length };
+  }
+
+  /** Sets `active` to false remotely (a real boolean: some targets reject the "False" string). */
+  async deactivate(appId: string, userId: string): Promise<{ written: boolean }> {
+    const app = await this.targets.app(appId);
+    const link = await this.store.getLink(appId, 'User', userId);
+    if (!link?.remoteId) return { written: false };
+    const lastPushed = (link.lastPushed ?? {}) as ScimUserPayload;
+    const deactivated = { ...lastPushed, active: false };
+    const operations = userPatchOperations(lastPushed, deactivated);
+    if (operations.length > 0 || link.status !== 'deprovisioned') {
+      const client = this.targets.clientFor(app);
+      if ((await this.targets.capabilities(app, client)).patch) {
+        await client.patchUser(link.remoteId, [{ op: 'replace', path: 'active', value: false }]);
+      } else {
+        await client.replaceUser(link.remoteId, withoutServerAttributes(deactivated));
+      }
+      await this.store.saveLink({ ...link, lastPushed: deactivated, status: 'deprovisioned', lastError: null });
+      return { written: true };
+    }
+    return { written: false };
+  }
+
+  /** Deletes the remote user; one already gone (404) counts as deleted. Forgets the link and memberships. */
+  async delete(appId: string, userId: string): Promise<{ written: boolean }> {
+    const app = await this.targets.app(appId);
+    const link = await this.store.getLink(appId, 'User', userId);
+    if (!link?.remoteId) return { written: false };
+    try {
+      await this.targets.clientFor(app).deleteUser(link.remoteId);
+    } catch (error) {
+      if (!(error instanceof ScimError && error.kind === 'not-found')) throw error;
+    }
+    await this.store.forgetRemoteMembershipsOfUser(appId, userId);
+    await this.store.deleteLink(appId, 'User', userId);
+    return { written: true };
+  }
+
+  /** After a 404 on a linked id: the object was deleted remotely, so the next step creates it anew. */
+  async forgetLink(appId: string, userId: string): Promise<void> {
+    await this.store.forgetRemoteMembershipsOfUser(appId, userId);
+    await this.store.deleteLink(appId, 'User', userId);
+  }
+
+  async recordFailure(appId: string, userId: string, message: string): Promise<void> {
+    await this.store.saveLink({ appId, resourceType: 'User', localId: userId, status: 'failed', lastError: message });
+  }
+
+  private async requireUser(userId: string) {
+    const user = await this.store.getUser(userId);
+    if (!user) throw new Error(`user ${userId} is no longer in the directory`);
+    return user;
+  }
+
+  private async desired(appId: string, userId: string): Promise<{ app: DirectoryApp; desired: ScimUserPayload }> {
+    const app = await this.targets.app(appId);
+    const user = await this.requireUser(userId);
+    const managerLink = user.manager ? await this.store.getLink(appId, 'User', user.manager) : null;
+    return { app, desired: desiredScimUser(user, { managerRemoteId: managerLink?.remoteId ?? undefined }) };
+  }
+}
+
+/** A resource read from the target carries id/meta; a PUT body must not try to write them. */
+function withoutServerAttributes(resource: Record<string, unknown>): ScimUserPayload {
+  const { id: _id, meta: _meta, ...rest } = resource;
+  return rest as ScimUserPayload;
+}

@@ -1,0 +1,46 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { buildApi } from './api/server';
+import { ScimflowClient } from './client';
+import type { Config } from './config';
+import { IntentPlanner } from './directory/intentPlanner';
+import type { DirectoryStore } from './directory/store';
+import type { Logger } from './logger';
+import { Targets } from './provisioning/targets';
+
+/**
+ * The API token: SCIMFLOW_API_TOKEN when set; otherwise one generated once and kept (mode 0600) in the data
+ * directory, so a restarted dev setup keeps working with the same token.
+ */
+export function resolveApiToken(config: Config): { token: string; source: 'environment' | string } {
+  if (config.api.token) return { token: config.api.token, source: 'environment' };
+  const file = path.join(config.dataDir, 'api-token');
+  if (fs.existsSync(file)) return { token: fs.readFileSync(file, 'utf8').trim(), source: file };
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const token = randomBytes(32).toString('hex');
+  fs.writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return { token, source: file };
+}
+
+/** Wires the API to a store and a Temporal client. */
+export async function createApiServer(options: {
+  config: Config;
+  store: DirectoryStore;
+  temporal: Client;
+  token: string;
+  logger?: Logger | false;
+}) {
+  const { config, store, temporal } = options;
+  const scimflow = new ScimflowClient(temporal, store, {
+    taskQueue: config.taskQueue,
+    uiUrl: config.temporal.uiUrl,
+    namespace: config.temporal.namespace,
+  });
+  const api = await buildApi(
+    { store, planner: new IntentPlanner(store), scimflow, targets: new Targets(store) },
+    { token: options.token, logger: options.logger },
+  );
+  return { api, scimflow };
+}

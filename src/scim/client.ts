@@ -1,0 +1,194 @@
+import https from 'node:https';
+import http from 'node:http';
+import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from 'axios';
+import { stringify as stringifyFilter } from 'scim2-parse-filter';
+import type { z } from 'zod';
+import { kindOfStatus, parseRetryAfter, ScimError } from './errors';
+import {
+  listResponseSchema,
+  type PatchOperation,
+  SCIM_SCHEMAS,
+  type ScimGroup,
+  scimGroupSchema,
+  type ScimGroupPayload,
+  type ScimUser,
+  scimErrorBodySchema,
+  scimUserSchema,
+  type ScimUserPayload,
+  type ServiceProviderConfig,
+  serviceProviderConfigSchema,
+} from './schemas';
+
+export type ScimAuth = { type: 'bearer'; token: string } | { type: 'basic'; username: string; password: string };
+
+export interface ScimClientOptions {
+  baseUrl: string;
+  auth: ScimAuth;
+  timeoutMs?: number;
+  /** Called once per HTTP exchange, for call counting and logs. Never receives credentials. */
+  onExchange?: (exchange: { method: string; path: string; status: number | 'error'; durationMs: number }) => void;
+}
+
+const SCIM_CONTENT_TYPE = 'application/scim+json';
+// One keep-alive pool per process: provisioning makes many small calls to the same few hosts.
+const keepAliveAgents = {
+  httpAgent: new http.Agent({ keepAlive: true, maxSockets: 64 }),
+  httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 64 }),
+};
+
+/** `attribute eq "value"` with the value quoted and escaped as RFC 7644 §3.4.2.2 requires. */
+export function equalityFilter(attribute: string, value: string): string {
+  return stringifyFilter({ op: 'eq', attrPath: attribute, compValue: value });
+}
+
+/**
+ * A SCIM 2.0 service provider seen through HTTP: resources in, typed results or a `ScimError` out.
+ * It knows nothing of the directory or of Temporal.
+ */
+export class ScimClient {
+  private readonly http: AxiosInstance;
+
+  constructor(private readonly options: ScimClientOptions) {
+    const authorization =
+      options.auth.type === 'bearer'
+        ? `Bearer ${options.auth.token}`
+        : `Basic ${Buffer.from(`${options.auth.username}:${options.auth.password}`).toString('base64')}`;
+    this.http = axios.create({
+      baseURL: options.baseUrl.replace(/\/+$/, ''),
+      timeout: options.timeoutMs ?? 15_000,
+      headers: { Authorization: authorization, Accept: `${SCIM_CONTENT_TYPE}, application/json` },
+      // Every status is inspected by `send`, so that errors carry the target's SCIM detail.
+      validateStatus: () => true,
+      maxRedirects: 0,
+      ...keepAliveAgents,
+    });
+  }
+
+  async serviceProviderConfig(): Promise<ServiceProviderConfig> {
+    return this.parse(serviceProviderConfigSchema, await this.send('GET', '/ServiceProviderConfig'));
+  }
+
+  async findUsers(filter: string, count = 2): Promise<{ totalResults: number; resources: ScimUser[] }> {
+    const page = this.parse(
+      listResponseSchema(scimUserSchema),
+      await this.send('GET', '/Users', { params: { filter, startIndex: 1, count } }),
+    );
+    return { totalResults: page.totalResults, resources: page.Resources ?? [] };
+  }
+
+  async findUser(attribute: string, value: string): Promise<ScimUser | null> {
+    const { resources } = await this.findUsers(equalityFilter(attribute, value));
+    return resources[0] ?? null;
+  }
+
+  async getUser(id: string): Promise<ScimUser> {
+    return this.parse(scimUserSchema, await this.send('GET', `/Users/${encodeURIComponent(id)}`));
+  }
+
+  async createUser(user: ScimUserPayload): Promise<ScimUser> {
+    return this.parse(scimUserSchema, await this.send('POST', '/Users', { data: user }));
+  }
+
+  async patchUser(id: string, operations: PatchOperation[]): Promise<void> {
+    await this.send('PATCH', `/Users/${encodeURIComponent(id)}`, { data: patchRequest(operations) });
+  }
+
+  async replaceUser(id: string, user: ScimUserPayload): Promise<void> {
+    await this.send('PUT', `/Users/${encodeURIComponent(id)}`, { data: { ...user, id } });
+  }
+
+  async deleteUser(id: string): Promise<void> {
+    await this.send('DELETE', `/Users/${encodeURIComponent(id)}`);
+  }
+
+  async findGroupByDisplayName(displayName: string): Promise<ScimGroup | null> {
+    const page = this.parse(
+      listResponseSchema(scimGroupSchema),
+      await this.send('GET', '/Groups', {
+        params: {
+          filter: equalityFilter('displayName', displayName),
+          excludedAttributes: 'members',
+          startIndex: 1,
+          count: 2,
+        },
+      }),
+    );
+    return page.Resources?.[0] ?? null;
+  }
+
+  async getGroup(id: string, options: { withMembers: boolean }): Promise<ScimGroup> {
+    const params = options.withMembers ? {} : { excludedAttributes: 'members' };
+    return this.parse(scimGroupSchema, await this.send('GET', `/Groups/${encodeURIComponent(id)}`, { params }));
+  }
+
+  async createGroup(group: ScimGroupPayload): Promise<ScimGroup> {
+    return this.parse(scimGroupSchema, await this.send('POST', '/Groups', { data: group }));
+  }
+
+  async patchGroup(id: string, operations: PatchOperation[]): Promise<void> {
+    await this.send('PATCH', `/Groups/${encodeURIComponent(id)}`, { data: patchRequest(operations) });
+  }
+
+  async replaceGroup(id: string, group: ScimGroupPayload): Promise<void> {
+    await this.send('PUT', `/Groups/${encodeURIComponent(id)}`, { data: { ...group, id } });
+  }
+
+  async deleteGroup(id: string): Promise<void> {
+    await this.send('DELETE', `/Groups/${encodeURIComponent(id)}`);
+  }
+
+  private async send(
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    path: string,
+    request: { params?: Record<string, unknown>; data?: unknown } = {},
+  ): Promise<AxiosResponse> {
+    const started = Date.now();
+    let response: AxiosResponse;
+    try {
+      response = await this.http.request({
+        method,
+        url: path,
+        params: request.params,
+        data: request.data,
+        headers: request.data === undefined ? undefined : { 'Content-Type': SCIM_CONTENT_TYPE },
+      });
+    } catch (error) {
+      this.options.onExchange?.({ method, path, status: 'error', durationMs: Date.now() - started });
+      const reason = isAxiosError(error) ? (error.code ?? error.message) : String(error);
+      throw new ScimError('transient', `${method} ${path} failed: ${reason}`, { method, path });
+    }
+    this.options.onExchange?.({ method, path, status: response.status, durationMs: Date.now() - started });
+    if (response.status >= 200 && response.status < 300) return response;
+    throw errorFromResponse(method, path, response);
+  }
+
+  private parse<T extends z.ZodTypeAny>(schema: T, response: AxiosResponse): z.infer<T> {
+    const result = schema.safeParse(response.data);
+    if (result.success) return result.data;
+    const method = response.config.method?.toUpperCase() ?? '?';
+    const where = `${method} ${response.config.url}`;
+    const problems = result.error.issues
+      .slice(0, 3)
+      .map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`)
+      .join('; ');
+    throw new ScimError('rejected', `${where} answered ${response.status} with an unexpected body: ${problems}`, {
+      status: response.status,
+    });
+  }
+}
+
+function patchRequest(operations: PatchOperation[]) {
+  return { schemas: [SCIM_SCHEMAS.patchOp], Operations: operations };
+}
+
+function errorFromResponse(method: string, path: string, response: AxiosResponse): ScimError {
+  const body = scimErrorBodySchema.safeParse(response.data);
+  const scimType = body.success ? body.data.scimType : undefined;
+  const detail = body.success ? body.data.detail : typeof response.data === 'string' ? response.data.slice(0, 500) : undefined;
+  const retryAfterMs = parseRetryAfter(response.headers['retry-after'] as string | undefined);
+  const kind = kindOfStatus(response.status);
+  const message = `${method} ${path} answered ${response.status}${scimType ? ` (${scimType})` : ''}${
+    detail ? `: ${detail}` : ''
+  }`;
+  return new ScimError(kind, message, { status: response.status, scimType, detail, retryAfterMs, method, path });
+}

@@ -1,0 +1,85 @@
+import path from 'node:path';
+import { connectClient } from './client';
+import { loadConfig } from './config';
+import { SqliteDirectoryStore } from './directory/sqlite/sqliteStore';
+import { createLogger } from './logger';
+import { createApiServer, resolveApiToken } from './runtime';
+import { type DevServer, findTemporalCli, startDevServer } from './temporal/devServer';
+import { connectWorker, createWorker } from './worker';
+
+/**
+ * `npm start`: everything on one machine. Without TEMPORAL_ADDRESS it runs the Temporal dev server (SQLite
+ * under the data directory, Web UI) itself; then the worker and the API in this process.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  let devServer: DevServer | undefined;
+  let address = config.temporal.address;
+  if (!address) {
+    const cliPath = await findTemporalCli({
+      explicitPath: config.temporal.cliPath,
+      projectRoot: path.resolve(__dirname, '..'),
+      log: (message) => logger.info(message),
+    });
+    logger.info('starting the Temporal dev server');
+    devServer = await startDevServer({
+      cliPath,
+      dbFile: path.join(config.dataDir, 'temporal.db'),
+      port: config.temporal.devPort,
+      uiPort: config.temporal.devUiPort,
+      namespace: config.temporal.namespace,
+      log: (message) => logger.warn(message),
+    });
+    address = devServer.address;
+  }
+
+  const store = await SqliteDirectoryStore.open(config.dbFile);
+  const workerConnection = await connectWorker(config, address);
+  const worker = await createWorker({
+    connection: workerConnection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.taskQueue,
+    store,
+  });
+  const workerRun = worker.run();
+  const temporal = await connectClient(config.temporal, address);
+  const { token, source } = resolveApiToken(config);
+  const { api } = await createApiServer({ config, store, temporal, token, logger });
+  await api.listen({ host: config.api.host, port: config.api.port });
+
+  const apiUrl = `http://${config.api.host === '0.0.0.0' ? 'localhost' : config.api.host}:${config.api.port}`;
+  console.log(
+    [
+      '',
+      'scimflow is running',
+      `  API          ${apiUrl}   (OpenAPI: ${apiUrl}/api/openapi.json)`,
+      `  Temporal UI  ${devServer?.uiUrl ?? config.temporal.uiUrl}`,
+      `  API token    ${token}   (${source === 'environment' ? 'from SCIMFLOW_API_TOKEN' : `saved in ${source}`})`,
+      '  Ctrl-C stops everything; data stays in ' + config.dataDir,
+      '',
+    ].join('\n'),
+  );
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('stopping');
+    await api.close();
+    worker.shutdown();
+    await workerRun;
+    await workerConnection.close();
+    await temporal.connection.close();
+    await store.close();
+    await devServer?.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
+
+main().catch((error) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,65 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from './activities';
+import { connectionOptions } from './client';
+import { type Config, loadConfig } from './config';
+import type { DirectoryStore } from './directory/store';
+import { SqliteDirectoryStore } from './directory/sqlite/sqliteStore';
+import { createLogger } from './logger';
+import { Targets } from './provisioning/targets';
+import type { ScimClientOptions } from './scim/client';
+
+export interface WorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  store: DirectoryStore;
+  /** A prebuilt bundle (tests, production images); without it the workflows are bundled at start. */
+  workflowBundlePath?: string;
+  onScimExchange?: ScimClientOptions['onExchange'];
+  maxConcurrentActivities?: number;
+}
+
+export async function createWorker(options: WorkerOptions): Promise<Worker> {
+  const targets = new Targets(options.store, options.onScimExchange);
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    activities: createActivities({ store: options.store, targets }),
+    ...(options.workflowBundlePath
+      ? { workflowBundle: { codePath: options.workflowBundlePath } }
+      : { workflowsPath: require.resolve('./workflows') }),
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 100,
+  });
+}
+
+export async function connectWorker(config: Config, address: string): Promise<NativeConnection> {
+  return NativeConnection.connect(connectionOptions(config.temporal, address));
+}
+
+/** `npm run worker`: a worker alone, against TEMPORAL_ADDRESS, so workers scale out as separate processes. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  if (!config.temporal.address) throw new Error('TEMPORAL_ADDRESS is required to run a worker on its own');
+  const store = await SqliteDirectoryStore.open(config.dbFile);
+  const connection = await connectWorker(config, config.temporal.address);
+  const worker = await createWorker({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.taskQueue,
+    store,
+    workflowBundlePath: process.env.SCIMFLOW_WORKFLOW_BUNDLE,
+  });
+  logger.info({ taskQueue: config.taskQueue, namespace: config.temporal.namespace }, 'worker started');
+  await worker.run();
+  await connection.close();
+  await store.close();
+}
+
+if (require.main === module) {
+  main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

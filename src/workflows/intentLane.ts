@@ -1,0 +1,61 @@
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineSignal,
+  executeChild,
+  log,
+  ParentClosePolicy,
+  setHandler,
+  workflowInfo,
+  WorkflowIdReusePolicy,
+} from '@temporalio/workflow';
+import { scimAppId, scimIntent, scimResourceId, scimResourceType } from '../temporal/searchAttributes';
+import { type QueuedIntent, resourceOf } from './intents';
+
+export const enqueueIntent = defineSignal<[QueuedIntent]>('enqueueIntent');
+
+/** How long an idle lane waits for more intents before it closes; the next intent opens a new run. */
+const IDLE_BEFORE_CLOSING = '30 seconds';
+
+/**
+ * One lane per (app, resource): intents for the same user or group in the same app run one at a time, in the
+ * order they were issued, each as its own child workflow with a readable id. Intents read the directory as it
+ * is when they run, so the last one leaves the app in the directory's final state.
+ */
+export async function intentLane(pending: QueuedIntent[] = []): Promise<void> {
+  const queue = [...pending];
+  setHandler(enqueueIntent, (intent) => {
+    queue.push(intent);
+  });
+
+  while (await condition(() => queue.length > 0, IDLE_BEFORE_CLOSING)) {
+    const next = queue.shift() as QueuedIntent;
+    await runIntent(next);
+    if (workflowInfo().continueAsNewSuggested) await continueAsNew<typeof intentLane>(queue);
+  }
+  await condition(allHandlersFinished);
+}
+
+async function runIntent(queued: QueuedIntent): Promise<void> {
+  const { resourceType, resourceId } = resourceOf(queued);
+  try {
+    await executeChild(queued.intent, {
+      workflowId: queued.workflowId,
+      args: [queued.input],
+      staticSummary: queued.summary,
+      // A lane closed by an operator must not take a half-done intent with it.
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      typedSearchAttributes: [
+        { key: scimAppId, value: queued.input.appId },
+        { key: scimResourceType, value: resourceType },
+        { key: scimResourceId, value: resourceId },
+        { key: scimIntent, value: queued.intent },
+      ],
+    });
+  } catch (error) {
+    // The failed intent keeps its own failure (and the link its last error); later intents still run.
+    log.warn('intent failed', { workflowId: queued.workflowId, error: String(error) });
+  }
+}

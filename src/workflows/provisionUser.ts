@@ -1,0 +1,65 @@
+import { directory, scim } from './activities';
+import { isScimFailure, recordingFailure } from './failures';
+import { type IntentResult, skipped, unchanged, type UserIntentInput, written } from './intents';
+
+/**
+ * Bring a user that is in an app's scope into that app: adopt the remote user the app already has (matched by
+ * the app's match attribute) or create it, record the link, write what differs, then join it to the app's
+ * remote groups it belongs to.
+ */
+export async function provisionUser({ appId, userId }: UserIntentInput): Promise<IntentResult> {
+  return recordingFailure(
+    (message) => directory.recordUserFailure(appId, userId, message),
+    async () => {
+      const plan = await directory.loadUserPlan(appId, userId);
+      if (!plan.inScope) return skipped(`the user is not in the scope of ${plan.appName}`);
+      const label = plan.userName ?? userId;
+      let created = false;
+
+      if (!plan.remoteId) {
+        if (!plan.switches.createUsers) return skipped('createUsers is off for this app');
+        const found = await scim(`GET /Users?filter (find ${label})`).findAndLinkRemoteUser(appId, userId);
+        if (!found) {
+          await createOrAdopt(appId, userId, label);
+          created = true;
+        }
+      }
+
+      let changed = false;
+      if (!created && plan.switches.updateUsers) {
+        changed = await pushChangesOrRecreate(appId, userId, label);
+      }
+
+      const joined = plan.switches.groupMembership
+        ? (await scim(`PATCH /Groups (add ${label})`).joinRemoteGroups(appId, userId)).joined
+        : 0;
+
+      if (created) return written(`created ${label}${joined ? ` and added it to ${joined} group(s)` : ''}`);
+      if (changed || joined) return written(`updated ${label}${joined ? `, added it to ${joined} group(s)` : ''}`);
+      return unchanged(`${label} already matches`);
+    },
+  );
+}
+
+/** A 409 means the user exists already (created meanwhile, or by a lost earlier answer): adopt it. */
+async function createOrAdopt(appId: string, userId: string, label: string): Promise<void> {
+  try {
+    await scim(`POST /Users ${label}`).createAndLinkRemoteUser(appId, userId);
+  } catch (error) {
+    if (!isScimFailure(error, 'conflict')) throw error;
+    const adopted = await scim(`GET /Users?filter (adopt ${label})`).findAndLinkRemoteUser(appId, userId);
+    if (!adopted) throw error;
+  }
+}
+
+/** A 404 on the linked id means the user was deleted remotely: forget the link and create it again. */
+export async function pushChangesOrRecreate(appId: string, userId: string, label: string): Promise<boolean> {
+  try {
+    return (await scim(`PATCH /Users ${label}`).pushUserChanges(appId, userId)).written;
+  } catch (error) {
+    if (!isScimFailure(error, 'not-found')) throw error;
+    await directory.forgetRemoteUser(appId, userId);
+    await createOrAdopt(appId, userId, label);
+    return true;
+  }
+}

@@ -1,0 +1,23 @@
+import { directory } from './activities';
+import { recordingFailure } from './failures';
+import { type IntentResult, skipped, unchanged, type UserIntentInput, written } from './intents';
+import { provisionUser, pushChangesOrRecreate } from './provisionUser';
+
+/**
+ * Write a changed user to an app: PATCH with only what changed (a full PUT for apps without PATCH), and no
+ * call at all when the app already holds the directory's state. A user the app does not have yet is
+ * provisioned instead.
+ */
+export async function updateUser(input: UserIntentInput): Promise<IntentResult> {
+  const { appId, userId } = input;
+  const plan = await directory.loadUserPlan(appId, userId);
+  if (!plan.inScope) return skipped(`the user is not in the scope of ${plan.appName}`);
+  if (!plan.remoteId) return provisionUser(input);
+  if (!plan.switches.updateUsers) return skipped('updateUsers is off for this app');
+  const label = plan.userName ?? userId;
+
+  return recordingFailure(
+    (message) => directory.recordUserFailure(appId, userId, message),
+    async () => ((await pushChangesOrRecreate(appId, userId, label)) ? written(`updated ${label}`) : unchanged(`${label} already matches`)),
+  );
+}
