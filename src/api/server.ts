@@ -33,6 +33,19 @@ export async function buildApi(
     // Request bodies are small; a group with 100,000 member ids still fits.
     bodyLimit: 8 * 1024 * 1024,
   }).withTypeProvider<ZodTypeProvider>();
+  // Bodiless PUT/DELETE calls (`curl -X PUT …`) are fine whatever Content-Type a client sends with them.
+  api.removeContentTypeParser('application/json');
+  api.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') return done(null, undefined);
+    if (!/json/i.test(request.headers['content-type'] ?? '')) {
+      return done(Object.assign(new Error('send JSON with Content-Type: application/json'), { statusCode: 415 }));
+    }
+    try {
+      done(null, JSON.parse(body as string));
+    } catch {
+      done(Object.assign(new Error('the request body is not valid JSON'), { statusCode: 400 }));
+    }
+  });
   api.setValidatorCompiler(validatorCompiler);
   api.setSerializerCompiler(serializerCompiler);
 

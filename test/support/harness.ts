@@ -1,0 +1,187 @@
+import { randomUUID } from 'node:crypto';
+import axios from 'axios';
+import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
+import type { ScimflowClient } from '../../src/client';
+import { loadConfig } from '../../src/config';
+import { SqliteDirectoryStore } from '../../src/directory/sqlite/sqliteStore';
+import { createApiServer } from '../../src/runtime';
+import type { IntentResult } from '../../src/workflows/intents';
+import { createWorker } from '../../src/worker';
+import { type FaultProxy, startFaultProxy } from './faultProxy';
+import { type ScimServerOptions, type ScimTestServer, startScimServer } from './scimServer';
+
+export const API_TOKEN = 'test-token-0123456789abcdef';
+
+let runtimeInstalled = false;
+function quietRuntime() {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    // Activity retries are expected in fault tests; keep the console for real failures.
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+  } catch {
+    // Already installed by an earlier suite in this jest worker process.
+  }
+}
+
+export interface Operation {
+  workflowId: string;
+  appId: string;
+  intent: string;
+}
+
+export type Settled = { workflowId: string; intent: string } & (
+  | { status: 'completed'; result: IntentResult }
+  | { status: 'failed'; error: string }
+);
+
+/**
+ * One scimflow as a user runs it, against the shared test Temporal server: the real API over HTTP, a worker
+ * on its own task queue, a SQLite directory, and a real SCIM server (scimmy)
+ * behind our fault-injecting proxy. Every suite starts its own, so suites never see each other's runs.
+ */
+export class Harness {
+  private constructor(
+    readonly scim: ScimTestServer,
+    readonly proxy: FaultProxy,
+    readonly store: SqliteDirectoryStore,
+    readonly temporal: Client,
+    readonly scimflow: ScimflowClient,
+    private readonly api: Awaited<ReturnType<typeof createApiServer>>['api'],
+    readonly apiUrl: string,
+    private readonly worker: Worker,
+    private readonly workerRun: Promise<void>,
+    private readonly workerConnection: NativeConnection,
+  ) {}
+
+  static async start(options: { scim?: ScimServerOptions } = {}): Promise<Harness> {
+    quietRuntime();
+    const address = process.env.SCIMFLOW_TEST_TEMPORAL_ADDRESS;
+    const bundle = process.env.SCIMFLOW_TEST_WORKFLOW_BUNDLE;
+    if (!address || !bundle) throw new Error('the jest globalSetup did not start Temporal');
+    const taskQueue = `test-${randomUUID()}`;
+    const config = loadConfig({ SCIMFLOW_TASK_QUEUE: taskQueue, TEMPORAL_ADDRESS: address });
+    const scim = await startScimServer(options.scim);
+    const proxy = await startFaultProxy(scim.url);
+    const store = await SqliteDirectoryStore.open(':memory:');
+    const workerConnection = await NativeConnection.connect({ address });
+    const worker = await createWorker({
+      connection: workerConnection,
+      namespace: 'default',
+      taskQueue,
+      store,
+      workflowBundlePath: bundle,
+    });
+    const workerRun = worker.run();
+    const temporal = new Client({ connection: await Connection.connect({ address }), namespace: 'default' });
+    const { api, scimflow } = await createApiServer({ config, store, temporal, token: API_TOKEN, logger: false });
+    const apiUrl = await api.listen({ host: '127.0.0.1', port: 0 });
+    return new Harness(scim, proxy, store, temporal, scimflow, api, apiUrl, worker, workerRun, workerConnection);
+  }
+
+  /** An HTTP call to the scimflow API, as a user makes it. */
+  async call<T = Record<string, unknown>>(
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    url: string,
+    body?: unknown,
+    token: string | null = API_TOKEN,
+  ): Promise<{ status: number; body: T }> {
+    const response = await axios.request<T>({
+      method,
+      url: `${this.apiUrl}${url}`,
+      data: body,
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      validateStatus: () => true,
+    });
+    return { status: response.status, body: response.data };
+  }
+
+  /** Like `call`, but fails the test on anything but 2xx. */
+  async ok<T = Record<string, unknown>>(
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    url: string,
+    body?: unknown,
+  ): Promise<T> {
+    const response = await this.call<T>(method, url, body);
+    if (response.status >= 300) {
+      throw new Error(`${method} ${url} answered ${response.status}: ${JSON.stringify(response.body)}`);
+    }
+    return response.body;
+  }
+
+  async createApp(overrides: Record<string, unknown> = {}): Promise<{ id: string }> {
+    return this.ok('POST', '/api/apps', {
+      name: `Target ${randomUUID().slice(0, 8)}`,
+      baseUrl: this.proxy.url,
+      auth: { type: 'bearer', token: this.scim.token },
+      ...overrides,
+    });
+  }
+
+  async createUser(userName: string, extra: Record<string, unknown> = {}): Promise<{ id: string; userName: string }> {
+    return this.ok('POST', '/api/users', {
+      userName,
+      name: { givenName: userName.split('@')[0], familyName: 'Test' },
+      emails: [{ value: userName, type: 'work', primary: true }],
+      ...extra,
+    });
+  }
+
+  /** Waits until each operation's workflow has closed (queued ones first have to start) and returns how. */
+  async settle(operations: Operation[], timeoutMs = 90_000): Promise<Settled[]> {
+    const deadline = Date.now() + timeoutMs;
+    const settled: Settled[] = [];
+    for (const { workflowId, intent } of operations) {
+      for (;;) {
+        try {
+          const result = (await this.temporal.workflow.getHandle(workflowId).result()) as IntentResult;
+          settled.push({ workflowId, intent, status: 'completed', result });
+          break;
+        } catch (error) {
+          if (error instanceof WorkflowFailedError) {
+            settled.push({ workflowId, intent, status: 'failed', error: String(error.cause?.message ?? error) });
+            break;
+          }
+          if (!(error instanceof WorkflowNotFoundError) || Date.now() > deadline) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+    }
+    return settled;
+  }
+
+  /** Runs a directory change through the API and waits for every workflow it started. */
+  async change(
+    method: 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    url: string,
+    body?: unknown,
+  ): Promise<{ body: Record<string, unknown>; settled: Settled[] }> {
+    const response = await this.ok<Record<string, unknown> & { operations: Operation[] }>(method, url, body);
+    return { body: response, settled: await this.settle(response.operations) };
+  }
+
+  remoteUser(userName: string) {
+    return this.scim.users().find((user) => user.userName.toLowerCase() === userName.toLowerCase());
+  }
+
+  remoteGroup(displayName: string) {
+    return this.scim.groups().find((group) => group.displayName === displayName);
+  }
+
+  /** Writes (POST/PUT/PATCH/DELETE) the target received since `since` requests ago. */
+  writesSince(index: number) {
+    return this.scim.requests.slice(index).filter((request) => request.method !== 'GET');
+  }
+
+  async close(): Promise<void> {
+    this.worker.shutdown();
+    await this.workerRun;
+    await this.workerConnection.close();
+    await this.temporal.connection.close();
+    await this.api.close();
+    await this.proxy.close();
+    await this.scim.close();
+    await this.store.close();
+  }
+}
