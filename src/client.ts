@@ -94,7 +94,9 @@ export class ScimflowClient {
     return this.client;
   }
 
-  async dispatch(requests: IntentRequest[]): Promise<{ workflowId: string; appId: string; intent: string }[]> {
+  async dispatch(
+    requests: IntentRequest[],
+  ): Promise<{ workflowId: string; appId: string; intent: string }[]> {
     const operations = [];
     for (const request of requests) {
       const { resourceType, resourceId } = resourceOf(request);
@@ -103,23 +105,23 @@ export class ScimflowClient {
         { appId, intent: request.intent, resourceType, resourceId },
         (sequence) => `${request.intent}:${appId}:${resourceId}:${sequence}`,
       );
-      await this.client.workflow.signalWithStart<typeof intentLane, [typeof request & { workflowId: string }]>(
-        'intentLane',
-        {
-          workflowId: `lane:${appId}:${resourceType}:${resourceId}`,
-          taskQueue: this.options.taskQueue,
-          args: [[]],
-          signal: 'enqueueIntent',
-          signalArgs: [{ ...request, workflowId: operation.workflowId }],
-          staticSummary: `lane for ${resourceType} ${resourceId} in app ${appId}`,
-          typedSearchAttributes: [
-            { key: scimAppId, value: appId },
-            { key: scimResourceType, value: resourceType },
-            { key: scimResourceId, value: resourceId },
-            { key: scimIntent, value: 'intentLane' },
-          ],
-        },
-      );
+      await this.client.workflow.signalWithStart<
+        typeof intentLane,
+        [typeof request & { workflowId: string }]
+      >('intentLane', {
+        workflowId: `lane:${appId}:${resourceType}:${resourceId}`,
+        taskQueue: this.options.taskQueue,
+        args: [[]],
+        signal: 'enqueueIntent',
+        signalArgs: [{ ...request, workflowId: operation.workflowId }],
+        staticSummary: `lane for ${resourceType} ${resourceId} in app ${appId}`,
+        typedSearchAttributes: [
+          { key: scimAppId, value: appId },
+          { key: scimResourceType, value: resourceType },
+          { key: scimResourceId, value: resourceId },
+          { key: scimIntent, value: 'intentLane' },
+        ],
+      });
       operations.push({ workflowId: operation.workflowId, appId, intent: request.intent });
     }
     return operations;

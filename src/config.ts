@@ -55,7 +55,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const dataDir = path.resolve(e.SCIMFLOW_DATA_DIR);
-  const usesTls = e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_KEY || e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_SERVER_NAME;
+  const usesTls =
+    e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_KEY || e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_SERVER_NAME;
   return {
     dataDir,
     dbFile: e.SCIMFLOW_DB_FILE ? path.resolve(e.SCIMFLOW_DB_FILE) : path.join(dataDir, 'scimflow.db'),

@@ -30,33 +30,49 @@ describe('provisioning an app from its assigned group', () => {
       displayName: 'Alice',
       'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User': { department: 'R&D' },
     });
-    const remoteIds = ['alice@example.com', 'bob@example.com', 'carol@example.com'].map((u) => h.remoteUser(u)?.id);
+    const remoteIds = ['alice@example.com', 'bob@example.com', 'carol@example.com'].map(
+      (u) => h.remoteUser(u)?.id,
+    );
     expect(remoteIds.every(Boolean)).toBe(true);
-    expect(h.remoteGroup('Eng')?.members?.map((m) => m.value).sort()).toEqual([...remoteIds].sort());
+    expect(
+      h
+        .remoteGroup('Eng')
+        ?.members?.map((m) => m.value)
+        .sort(),
+    ).toEqual([...remoteIds].sort());
 
     const bobLeaves = await h.change('DELETE', `/api/groups/${eng.id}/members/${bob.id}`);
     expect(bobLeaves.settled.map((s) => s.intent).sort()).toEqual(['deprovisionUser', 'syncGroupMembership']);
     expect(bobLeaves.settled.every((s) => s.status === 'completed')).toBe(true);
     expect(h.remoteUser('bob@example.com')?.active).toBe(false);
-    expect(h.remoteGroup('Eng')?.members?.map((m) => m.value)).not.toContain(h.remoteUser('bob@example.com')?.id);
+    expect(h.remoteGroup('Eng')?.members?.map((m) => m.value)).not.toContain(
+      h.remoteUser('bob@example.com')?.id,
+    );
     expect(h.remoteGroup('Eng')?.members).toHaveLength(2);
 
     await h.change('PATCH', `/api/groups/${eng.id}`, { displayName: 'Engineering' });
     expect(h.remoteGroup('Eng')).toBeUndefined();
     expect(h.remoteGroup('Engineering')?.members).toHaveLength(2);
 
-    const links = await h.ok<{ items: { resourceType: string; status: string }[] }>('GET', `/api/apps/${app.id}/links`);
-    expect(links.items.filter((l) => l.resourceType === 'User').map((l) => l.status).sort()).toEqual([
-      'deprovisioned',
-      'synced',
-      'synced',
-    ]);
+    const links = await h.ok<{ items: { resourceType: string; status: string }[] }>(
+      'GET',
+      `/api/apps/${app.id}/links`,
+    );
+    expect(
+      links.items
+        .filter((l) => l.resourceType === 'User')
+        .map((l) => l.status)
+        .sort(),
+    ).toEqual(['deprovisioned', 'synced', 'synced']);
   });
 
   it('lists every run of an app through the ScimAppId search attribute, with status and a Temporal UI link', async () => {
     const app = await h.createApp();
     const dana = await h.createUser('dana@example.com');
-    const ops = await h.ok<{ id: string }>('POST', '/api/groups', { displayName: 'Ops', memberIds: [dana.id] });
+    const ops = await h.ok<{ id: string }>('POST', '/api/groups', {
+      displayName: 'Ops',
+      memberIds: [dana.id],
+    });
     const { body } = await h.change('PUT', `/api/apps/${app.id}/groups/${ops.id}`);
     const [operation] = body.operations as Operation[];
     expect(operation.workflowId).toMatch(new RegExp(`^createGroup:${app.id}:${ops.id}:\\d+$`));
@@ -76,10 +92,12 @@ describe('provisioning an app from its assigned group', () => {
     );
     expect(listed.items.map((i) => [i.workflowId, i.status])).toEqual([[operation.workflowId, 'completed']]);
 
-    const detail = await h.ok<{ status: string; result: { outcome: string }; uiUrl: string; resourceId: string }>(
-      'GET',
-      `/api/operations/${encodeURIComponent(operation.workflowId)}`,
-    );
+    const detail = await h.ok<{
+      status: string;
+      result: { outcome: string };
+      uiUrl: string;
+      resourceId: string;
+    }>('GET', `/api/operations/${encodeURIComponent(operation.workflowId)}`);
     expect(detail).toMatchObject({ status: 'completed', resourceId: ops.id, result: { outcome: 'written' } });
     expect(detail.uiUrl).toContain(`/workflows/${encodeURIComponent(operation.workflowId)}`);
   });

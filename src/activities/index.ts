@@ -22,7 +22,9 @@ function asActivityFailure(error: unknown): unknown {
     message: error.message,
     nonRetryable: !error.retryable,
     nextRetryDelay: error.kind === 'rate-limited' ? error.details.retryAfterMs : undefined,
-    details: [{ status: error.details.status, scimType: error.details.scimType, detail: error.details.detail }],
+    details: [
+      { status: error.details.status, scimType: error.details.scimType, detail: error.details.detail },
+    ],
   });
 }
 

@@ -24,10 +24,7 @@ function sameSecret(given: string, expected: string): boolean {
 }
 
 /** The HTTP API: JSON in and out, bearer token on every route but /healthz, zod-validated input. */
-export async function buildApi(
-  context: ApiContext,
-  options: { token: string; logger?: Logger | false },
-) {
+export async function buildApi(context: ApiContext, options: { token: string; logger?: Logger | false }) {
   const api = Fastify({
     loggerInstance: options.logger || undefined,
     // Request bodies are small; a group with 100,000 member ids still fits.
@@ -38,7 +35,9 @@ export async function buildApi(
   api.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
     if (body === '') return done(null, undefined);
     if (!/json/i.test(request.headers['content-type'] ?? '')) {
-      return done(Object.assign(new Error('send JSON with Content-Type: application/json'), { statusCode: 415 }));
+      return done(
+        Object.assign(new Error('send JSON with Content-Type: application/json'), { statusCode: 415 }),
+      );
     }
     try {
       done(null, JSON.parse(body as string));
@@ -63,7 +62,9 @@ export async function buildApi(
     const header = request.headers.authorization ?? '';
     const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
     if (!token || !sameSecret(token, options.token)) {
-      return reply.code(401).send({ error: 'unauthorized', message: 'Authorization: Bearer <token> is required' });
+      return reply
+        .code(401)
+        .send({ error: 'unauthorized', message: 'Authorization: Bearer <token> is required' });
     }
   });
 
@@ -78,8 +79,10 @@ export async function buildApi(
         })),
       });
     }
-    if (error instanceof NotFoundError) return reply.code(404).send({ error: 'not-found', message: error.message });
-    if (error instanceof DuplicateError) return reply.code(409).send({ error: 'conflict', message: error.message });
+    if (error instanceof NotFoundError)
+      return reply.code(404).send({ error: 'not-found', message: error.message });
+    if (error instanceof DuplicateError)
+      return reply.code(409).send({ error: 'conflict', message: error.message });
     if (error instanceof UnknownReferenceError) {
       return reply.code(400).send({ error: 'unknown-reference', message: error.message });
     }

@@ -1,9 +1,4 @@
-import type {
-  DeprovisionReason,
-  GroupIntentName,
-  IntentRequest,
-  UserIntentName,
-} from '../workflows/intents';
+import type { DeprovisionReason, GroupIntentName, IntentRequest, UserIntentName } from '../workflows/intents';
 import type { DirectoryApp, DirectoryUser } from './model';
 import type { DirectoryStore } from './store';
 
@@ -15,8 +10,8 @@ export interface DirectoryChange {
   reason: DeprovisionReason;
   /** Users whose attributes changed (written to the apps that keep them in scope). */
   updatedUserIds?: string[];
-  /** Groups whose members changed. */
-  membershipChangedGroupIds?: string[];
+  /** Groups whose members changed, with the users who joined or left. */
+  membershipChanges?: { groupId: string; userIds: string[] }[];
   renamedGroupIds?: string[];
   assigned?: { appId: string; groupId: string }[];
   /** Assignments that ended, by unassignment or by deletion of the group. */
@@ -49,13 +44,26 @@ export class PendingChange {
     const apps = new Map((await this.store.listApps()).map((app) => [app.id, app]));
     const users = new Map((await this.store.getUsers(this.userIds)).map((user) => [user.id, user]));
     const requests: IntentRequest[] = [];
-    const userIntent = (intent: UserIntentName, app: DirectoryApp, userId: string, reason?: DeprovisionReason) => {
+    const userIntent = (
+      intent: UserIntentName,
+      app: DirectoryApp,
+      userId: string,
+      reason?: DeprovisionReason,
+    ) => {
       const name = users.get(userId)?.userName ?? userId;
-      requests.push({ intent, input: { appId: app.id, userId, reason }, summary: `${intent} ${name} → ${app.name}` });
+      requests.push({
+        intent,
+        input: { appId: app.id, userId, reason },
+        summary: `${intent} ${name} → ${app.name}`,
+      });
     };
     const groupIntent = async (intent: GroupIntentName, app: DirectoryApp, groupId: string) => {
       const name = (await this.store.getGroup(groupId))?.displayName ?? groupId;
-      requests.push({ intent, input: { appId: app.id, groupId }, summary: `${intent} ${name} → ${app.name}` });
+      requests.push({
+        intent,
+        input: { appId: app.id, groupId },
+        summary: `${intent} ${name} → ${app.name}`,
+      });
     };
 
     const newlyAssigned = new Set((change.assigned ?? []).map(({ appId, groupId }) => `${appId} ${groupId}`));
@@ -68,6 +76,7 @@ export class PendingChange {
       }
     }
 
+    const entering = new Set<string>();
     for (const userId of this.userIds) {
       const before = this.scopeBefore.get(userId) ?? new Set<string>();
       const after = scopeAfter.get(userId) ?? new Set<string>();
@@ -78,9 +87,12 @@ export class PendingChange {
           // A group created for the app provisions its own members before adding them.
           const provisionedByGroup =
             groupsCreatedWithMembers.has(appId) &&
-            (await this.store.assignedGroupIdsOfUser(appId, userId)).some((g) => newlyAssigned.has(`${appId} ${g}`));
+            (await this.store.assignedGroupIdsOfUser(appId, userId)).some((g) =>
+              newlyAssigned.has(`${appId} ${g}`),
+            );
           if (!provisionedByGroup && (app.provisioning.createUsers || app.provisioning.updateUsers)) {
             userIntent('provisionUser', app, userId);
+            entering.add(`${appId} ${userId}`);
           }
         } else if (change.updatedUserIds?.includes(userId) && app.provisioning.updateUsers) {
           userIntent('updateUser', app, userId);
@@ -94,10 +106,12 @@ export class PendingChange {
       }
     }
 
-    for (const groupId of change.membershipChangedGroupIds ?? []) {
+    for (const { groupId, userIds } of change.membershipChanges ?? []) {
       for (const appId of await this.store.appIdsAssignedGroup(groupId)) {
         const app = apps.get(appId);
-        if (app?.provisioning.groupMembership && !newlyAssigned.has(`${appId} ${groupId}`)) {
+        if (!app?.provisioning.groupMembership || newlyAssigned.has(`${appId} ${groupId}`)) continue;
+        // Users entering the app's scope join their remote groups when provisioned; the rest need the sync.
+        if (userIds.some((userId) => !entering.has(`${appId} ${userId}`))) {
           await groupIntent('syncGroupMembership', app, groupId);
         }
       }
@@ -118,7 +132,9 @@ export class PendingChange {
 
 async function scopeOf(store: DirectoryStore, userIds: string[]): Promise<ScopeSnapshot> {
   const snapshot: ScopeSnapshot = new Map();
-  const users = new Map<string, DirectoryUser>((await store.getUsers(userIds)).map((user) => [user.id, user]));
+  const users = new Map<string, DirectoryUser>(
+    (await store.getUsers(userIds)).map((user) => [user.id, user]),
+  );
   for (const userId of userIds) {
     const user = users.get(userId);
     snapshot.set(userId, new Set(user?.active ? await store.appIdsHoldingUser(userId) : []));

@@ -23,7 +23,10 @@ export const userAttributesSchema = z
       .strict()
       .optional(),
     displayName: z.string().max(256).optional(),
-    emails: z.array(multiValued.extend({ value: z.string().email().max(320) })).max(20).optional(),
+    emails: z
+      .array(multiValued.extend({ value: z.string().email().max(320) }))
+      .max(20)
+      .optional(),
     phoneNumbers: z.array(multiValued).max(20).optional(),
     title: z.string().max(256).optional(),
     active: z.boolean().default(true),

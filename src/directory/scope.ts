@@ -14,6 +14,10 @@ export async function isUserInAppScope(
   return (await store.assignedGroupIdsOfUser(appId, user.id)).length > 0;
 }
 
-export async function isGroupInAppScope(store: DirectoryStore, appId: string, groupId: string): Promise<boolean> {
+export async function isGroupInAppScope(
+  store: DirectoryStore,
+  appId: string,
+  groupId: string,
+): Promise<boolean> {
   return (await store.appIdsAssignedGroup(groupId)).includes(appId);
 }

@@ -97,7 +97,9 @@ export class GroupProvisioning {
     const { app, group } = await this.load(appId, groupId);
     const members = await this.store.getUsers(group.memberIds);
     const alreadyLinked = new Set(
-      (await this.store.getLinks(appId, 'User', group.memberIds)).filter((l) => l.remoteId).map((l) => l.localId),
+      (await this.store.getLinks(appId, 'User', group.memberIds))
+        .filter((l) => l.remoteId)
+        .map((l) => l.localId),
     );
     const counts = { linked: alreadyLinked.size, created: 0, adopted: 0, skipped: 0 };
     const pending = members
@@ -140,19 +142,25 @@ export class GroupProvisioning {
     if (!groupLink?.remoteId) throw new Error(`group ${groupId} has no remote link in app ${appId}`);
     const memberIds = group?.memberIds ?? [];
     const memberLinks = await this.store.getLinks(appId, 'User', memberIds);
-    const desired = new Map(memberLinks.filter((l) => l.remoteId).map((l) => [l.localId, l.remoteId as string]));
+    const desired = new Map(
+      memberLinks.filter((l) => l.remoteId).map((l) => [l.localId, l.remoteId as string]),
+    );
     const current = new Set(await this.store.remoteMemberIds(appId, groupId));
     const toAdd = [...desired.keys()].filter((userId) => !current.has(userId));
     const toRemove = [...current].filter((userId) => !desired.has(userId));
     if (toAdd.length === 0 && toRemove.length === 0) return { added: 0, removed: 0, requests: 0 };
 
     const removedLinks = await this.store.getLinks(appId, 'User', toRemove);
-    const removable = new Map(removedLinks.filter((l) => l.remoteId).map((l) => [l.localId, l.remoteId as string]));
+    const removable = new Map(
+      removedLinks.filter((l) => l.remoteId).map((l) => [l.localId, l.remoteId as string]),
+    );
     const client = this.targets.clientFor(app);
     let requests = 0;
     if ((await this.targets.capabilities(app, client)).patch) {
       const addIds = toAdd.map((userId) => desired.get(userId) as string);
-      const removeIds = toRemove.flatMap((userId) => (removable.has(userId) ? [removable.get(userId) as string] : []));
+      const removeIds = toRemove.flatMap((userId) =>
+        removable.has(userId) ? [removable.get(userId) as string] : [],
+      );
       for (const operations of membershipPatchBatches(addIds, removeIds, app.membershipBatchSize)) {
         await client.patchGroup(groupLink.remoteId, operations);
         requests++;
@@ -177,7 +185,11 @@ export class GroupProvisioning {
     if (!userLink?.remoteId) return { joined: 0 };
     const groupIds = await this.store.assignedGroupIdsOfUser(appId, userId);
     const already = new Set(await this.store.remoteGroupIdsOfUser(appId, userId));
-    const groupLinks = await this.store.getLinks(appId, 'Group', groupIds.filter((id) => !already.has(id)));
+    const groupLinks = await this.store.getLinks(
+      appId,
+      'Group',
+      groupIds.filter((id) => !already.has(id)),
+    );
     const client = this.targets.clientFor(app);
     const patch = (await this.targets.capabilities(app, client)).patch;
     let joined = 0;
@@ -203,15 +215,26 @@ export class GroupProvisioning {
     if (link.lastPushed?.displayName === group.displayName) return { written: false };
     const client = this.targets.clientFor(app);
     if ((await this.targets.capabilities(app, client)).patch) {
-      await client.patchGroup(link.remoteId, [{ op: 'replace', path: 'displayName', value: group.displayName }]);
+      await client.patchGroup(link.remoteId, [
+        { op: 'replace', path: 'displayName', value: group.displayName },
+      ]);
     } else {
-      const memberLinks = await this.store.getLinks(appId, 'User', await this.store.remoteMemberIds(appId, groupId));
+      const memberLinks = await this.store.getLinks(
+        appId,
+        'User',
+        await this.store.remoteMemberIds(appId, groupId),
+      );
       await client.replaceGroup(link.remoteId, {
         ...desiredScimGroup(group),
         members: memberLinks.flatMap((l) => (l.remoteId ? [{ value: l.remoteId }] : [])),
       });
     }
-    await this.store.saveLink({ ...link, lastPushed: { displayName: group.displayName }, status: 'synced', lastError: null });
+    await this.store.saveLink({
+      ...link,
+      lastPushed: { displayName: group.displayName },
+      status: 'synced',
+      lastError: null,
+    });
     return { written: true };
   }
 
@@ -235,7 +258,13 @@ export class GroupProvisioning {
   }
 
   async recordFailure(appId: string, groupId: string, message: string): Promise<void> {
-    await this.store.saveLink({ appId, resourceType: 'Group', localId: groupId, status: 'failed', lastError: message });
+    await this.store.saveLink({
+      appId,
+      resourceType: 'Group',
+      localId: groupId,
+      status: 'failed',
+      lastError: message,
+    });
   }
 
   private async load(appId: string, groupId: string): Promise<{ app: DirectoryApp; group: DirectoryGroup }> {

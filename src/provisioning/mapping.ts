@@ -6,7 +6,10 @@ import { SCIM_SCHEMAS, type ScimGroupPayload, type ScimUserPayload } from '../sc
  * `externalId` carries the directory id, so a target (and a later lookup by externalId) can tell which
  * directory record an object belongs to.
  */
-export function desiredScimUser(user: DirectoryUser, related: { managerRemoteId?: string } = {}): ScimUserPayload {
+export function desiredScimUser(
+  user: DirectoryUser,
+  related: { managerRemoteId?: string } = {},
+): ScimUserPayload {
   const enterprise = Object.fromEntries(
     Object.entries({
       employeeNumber: user.employeeNumber,
@@ -15,7 +18,9 @@ export function desiredScimUser(user: DirectoryUser, related: { managerRemoteId?
     }).filter(([, value]) => value !== undefined),
   );
   const payload: ScimUserPayload = {
-    schemas: Object.keys(enterprise).length ? [SCIM_SCHEMAS.user, SCIM_SCHEMAS.enterpriseUser] : [SCIM_SCHEMAS.user],
+    schemas: Object.keys(enterprise).length
+      ? [SCIM_SCHEMAS.user, SCIM_SCHEMAS.enterpriseUser]
+      : [SCIM_SCHEMAS.user],
     userName: user.userName,
     externalId: user.id,
     active: user.active,

@@ -43,7 +43,12 @@ export class Targets {
   }
 
   clientFor(app: DirectoryApp): ScimClient {
-    return new ScimClient({ baseUrl: app.baseUrl, auth: app.auth, timeoutMs: app.timeoutMs, onExchange: this.onExchange });
+    return new ScimClient({
+      baseUrl: app.baseUrl,
+      auth: app.auth,
+      timeoutMs: app.timeoutMs,
+      onExchange: this.onExchange,
+    });
   }
 
   async capabilities(app: DirectoryApp, client = this.clientFor(app)): Promise<TargetCapabilities> {

@@ -95,7 +95,8 @@ export class UserProvisioning {
       return { written: false, operations: 0 };
     }
     const client = this.targets.clientFor(app);
-    if ((await this.targets.capabilities(app, client)).patch) await client.patchUser(link.remoteId, operations);
+    if ((await this.targets.capabilities(app, client)).patch)
+      await client.patchUser(link.remoteId, operations);
     else await client.replaceUser(link.remoteId, desired);
     await this.store.saveLink({ ...link, lastPushed: desired, status: 'synced', lastError: null });
     return { written: true, operations: operations.length };
@@ -116,7 +117,12 @@ export class UserProvisioning {
       } else {
         await client.replaceUser(link.remoteId, withoutServerAttributes(deactivated));
       }
-      await this.store.saveLink({ ...link, lastPushed: deactivated, status: 'deprovisioned', lastError: null });
+      await this.store.saveLink({
+        ...link,
+        lastPushed: deactivated,
+        status: 'deprovisioned',
+        lastError: null,
+      });
       return { written: true };
     }
     return { written: false };
@@ -144,7 +150,13 @@ export class UserProvisioning {
   }
 
   async recordFailure(appId: string, userId: string, message: string): Promise<void> {
-    await this.store.saveLink({ appId, resourceType: 'User', localId: userId, status: 'failed', lastError: message });
+    await this.store.saveLink({
+      appId,
+      resourceType: 'User',
+      localId: userId,
+      status: 'failed',
+      lastError: message,
+    });
   }
 
   private async requireUser(userId: string) {
@@ -153,7 +165,10 @@ export class UserProvisioning {
     return user;
   }
 
-  private async desired(appId: string, userId: string): Promise<{ app: DirectoryApp; desired: ScimUserPayload }> {
+  private async desired(
+    appId: string,
+    userId: string,
+  ): Promise<{ app: DirectoryApp; desired: ScimUserPayload }> {
     const app = await this.targets.app(appId);
     const user = await this.requireUser(userId);
     const managerLink = user.manager ? await this.store.getLink(appId, 'User', user.manager) : null;

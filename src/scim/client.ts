@@ -19,14 +19,20 @@ import {
   serviceProviderConfigSchema,
 } from './schemas';
 
-export type ScimAuth = { type: 'bearer'; token: string } | { type: 'basic'; username: string; password: string };
+export type ScimAuth =
+  { type: 'bearer'; token: string } | { type: 'basic'; username: string; password: string };
 
 export interface ScimClientOptions {
   baseUrl: string;
   auth: ScimAuth;
   timeoutMs?: number;
   /** Called once per HTTP exchange, for call counting and logs. Never receives credentials. */
-  onExchange?: (exchange: { method: string; path: string; status: number | 'error'; durationMs: number }) => void;
+  onExchange?: (exchange: {
+    method: string;
+    path: string;
+    status: number | 'error';
+    durationMs: number;
+  }) => void;
 }
 
 const SCIM_CONTENT_TYPE = 'application/scim+json';
@@ -118,7 +124,10 @@ export class ScimClient {
 
   async getGroup(id: string, options: { withMembers: boolean }): Promise<ScimGroup> {
     const params = options.withMembers ? {} : { excludedAttributes: 'members' };
-    return this.parse(scimGroupSchema, await this.send('GET', `/Groups/${encodeURIComponent(id)}`, { params }));
+    return this.parse(
+      scimGroupSchema,
+      await this.send('GET', `/Groups/${encodeURIComponent(id)}`, { params }),
+    );
   }
 
   async createGroup(group: ScimGroupPayload): Promise<ScimGroup> {
@@ -171,9 +180,13 @@ export class ScimClient {
       .slice(0, 3)
       .map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`)
       .join('; ');
-    throw new ScimError('rejected', `${where} answered ${response.status} with an unexpected body: ${problems}`, {
-      status: response.status,
-    });
+    throw new ScimError(
+      'rejected',
+      `${where} answered ${response.status} with an unexpected body: ${problems}`,
+      {
+        status: response.status,
+      },
+    );
   }
 }
 
@@ -184,11 +197,22 @@ function patchRequest(operations: PatchOperation[]) {
 function errorFromResponse(method: string, path: string, response: AxiosResponse): ScimError {
   const body = scimErrorBodySchema.safeParse(response.data);
   const scimType = body.success ? body.data.scimType : undefined;
-  const detail = body.success ? body.data.detail : typeof response.data === 'string' ? response.data.slice(0, 500) : undefined;
+  const detail = body.success
+    ? body.data.detail
+    : typeof response.data === 'string'
+      ? response.data.slice(0, 500)
+      : undefined;
   const retryAfterMs = parseRetryAfter(response.headers['retry-after'] as string | undefined);
   const kind = kindOfStatus(response.status);
   const message = `${method} ${path} answered ${response.status}${scimType ? ` (${scimType})` : ''}${
     detail ? `: ${detail}` : ''
   }`;
-  return new ScimError(kind, message, { status: response.status, scimType, detail, retryAfterMs, method, path });
+  return new ScimError(kind, message, {
+    status: response.status,
+    scimType,
+    detail,
+    retryAfterMs,
+    method,
+    path,
+  });
 }

@@ -100,7 +100,9 @@ export function membershipPatchBatches(
   for (let i = 0; i < remove.length; i += batchSize) {
     // The value-filter form is what current Entra ID sends and what most targets accept.
     batches.push(
-      remove.slice(i, i + batchSize).map((id) => ({ op: 'remove', path: `members[value eq ${JSON.stringify(id)}]` })),
+      remove
+        .slice(i, i + batchSize)
+        .map((id) => ({ op: 'remove', path: `members[value eq ${JSON.stringify(id)}]` })),
     );
   }
   return batches;

@@ -55,7 +55,9 @@ const supported = z.object({ supported: z.boolean() }).passthrough();
 export const serviceProviderConfigSchema = z
   .object({
     patch: supported.optional(),
-    bulk: supported.extend({ maxOperations: z.number().optional(), maxPayloadSize: z.number().optional() }).optional(),
+    bulk: supported
+      .extend({ maxOperations: z.number().optional(), maxPayloadSize: z.number().optional() })
+      .optional(),
     filter: supported.extend({ maxResults: z.number().optional() }).optional(),
     changePassword: supported.optional(),
     sort: supported.optional(),
@@ -74,9 +76,13 @@ export const scimErrorBodySchema = z
   .passthrough();
 
 export type PatchOperation =
-  | { op: 'add' | 'replace'; path?: string; value: unknown }
-  | { op: 'remove'; path: string; value?: unknown };
+  { op: 'add' | 'replace'; path?: string; value: unknown } | { op: 'remove'; path: string; value?: unknown };
 
 /** A resource as scimflow writes it: no id, no meta. */
 export type ScimUserPayload = Record<string, unknown> & { schemas: string[]; userName: string };
-export type ScimGroupPayload = { schemas: string[]; displayName: string; externalId?: string; members?: { value: string }[] };
+export type ScimGroupPayload = {
+  schemas: string[];
+  displayName: string;
+  externalId?: string;
+  members?: { value: string }[];
+};

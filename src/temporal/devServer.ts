@@ -156,7 +156,8 @@ export async function startDevServer(options: StartDevServerOptions): Promise<De
     });
     child.once('exit', (code, signal) => {
       exit ??= { code, signal };
-      if (exitWouldBeUnexpected) log(`Temporal dev server exited unexpectedly (${describeExit(exit)})\n${stderrTail()}`);
+      if (exitWouldBeUnexpected)
+        log(`Temporal dev server exited unexpectedly (${describeExit(exit)})\n${stderrTail()}`);
       resolve(exit);
     });
   });
@@ -169,7 +170,10 @@ export async function startDevServer(options: StartDevServerOptions): Promise<De
     process.removeListener('exit', killOnParentExit);
     if (exit) return;
     child.kill('SIGTERM');
-    const stoppedInTime = await Promise.race([exited.then(() => true), sleep(STOP_GRACE_MS, false, { ref: false })]);
+    const stoppedInTime = await Promise.race([
+      exited.then(() => true),
+      sleep(STOP_GRACE_MS, false, { ref: false }),
+    ]);
     if (!stoppedInTime) {
       log(`Temporal dev server ignored SIGTERM for ${STOP_GRACE_MS / 1000} s; sending SIGKILL`);
       child.kill('SIGKILL');
@@ -225,7 +229,10 @@ async function whyNotReady(ip: string, port: number, namespace: string): Promise
   if (!(await acceptsTcpConnections(ip, port))) return `gRPC port ${port} not accepting connections`;
   let connection: Connection | undefined;
   try {
-    connection = await Connection.connect({ address: `${ip}:${port}`, connectTimeout: READY_CHECK_DEADLINE_MS });
+    connection = await Connection.connect({
+      address: `${ip}:${port}`,
+      connectTimeout: READY_CHECK_DEADLINE_MS,
+    });
     const client = connection;
     const deadline = Date.now() + READY_CHECK_DEADLINE_MS;
     await client.withDeadline(deadline, () => client.workflowService.describeNamespace({ namespace }));
@@ -268,7 +275,8 @@ function collectStderrTail(child: ChildProcess): () => string {
     lines.push(...parts);
     lines.splice(0, Math.max(0, lines.length - STDERR_TAIL_LINES));
   });
-  return () => [...lines, partialLine].filter((line) => line.trim() !== '').join('\n') || '(stderr was empty)';
+  return () =>
+    [...lines, partialLine].filter((line) => line.trim() !== '').join('\n') || '(stderr was empty)';
 }
 
 function describeExit(exit: ProcessExit): string {
@@ -277,7 +285,10 @@ function describeExit(exit: ProcessExit): string {
 }
 
 async function runToCompletion(command: string, args: string[]): Promise<void> {
-  const child = spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit'], env: childProcessEnvironment() });
+  const child = spawn(command, args, {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: childProcessEnvironment(),
+  });
   const exit = await new Promise<ProcessExit>((resolve) => {
     child.once('error', (spawnError) => resolve({ code: null, signal: null, spawnError }));
     child.once('exit', (code, signal) => resolve({ code, signal }));

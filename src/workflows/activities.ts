@@ -3,7 +3,11 @@ import type { Activities } from '../activities';
 
 // Transient failures (network, 408, 429, 5xx) are retried with backoff for up to an hour per call, so a
 // target that is down for a while delays its lanes instead of losing the change.
-const retry: ActivityOptions['retry'] = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' };
+const retry: ActivityOptions['retry'] = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '1m',
+};
 
 /** Reads and writes of the directory store only. */
 export const directory = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry });

@@ -22,25 +22,36 @@ export async function createGroup({ appId, groupId }: GroupIntentInput): Promise
       }
 
       if (plan.memberCount > 0) {
-        await bulkScim(`provision ${plan.memberCount} member(s) of ${label}`).provisionGroupMembers(appId, groupId);
+        await bulkScim(`provision ${plan.memberCount} member(s) of ${label}`).provisionGroupMembers(
+          appId,
+          groupId,
+        );
       }
       if (!plan.switches.groupMembership) return written(`${action} ${label}; membership sync is off`);
 
       const members = await bulkScim(`PATCH /Groups ${label} members`).syncGroupMembers(appId, groupId);
-      return written(`${action} ${label} with ${members.added} member(s) added in ${members.requests} PATCH(es)`);
+      return written(
+        `${action} ${label} with ${members.added} member(s) added in ${members.requests} PATCH(es)`,
+      );
     },
   );
 }
 
 /** Adopts the remote group of the same displayName, or creates it; a 409 on create means it exists: adopt. */
-export async function createOrAdoptGroup(appId: string, groupId: string, label: string): Promise<'created' | 'adopted'> {
-  if (await scim(`GET /Groups?filter (find ${label})`).findAndLinkRemoteGroup(appId, groupId)) return 'adopted';
+export async function createOrAdoptGroup(
+  appId: string,
+  groupId: string,
+  label: string,
+): Promise<'created' | 'adopted'> {
+  if (await scim(`GET /Groups?filter (find ${label})`).findAndLinkRemoteGroup(appId, groupId))
+    return 'adopted';
   try {
     await scim(`POST /Groups ${label}`).createAndLinkRemoteGroup(appId, groupId);
     return 'created';
   } catch (error) {
     if (!isScimFailure(error, 'conflict')) throw error;
-    if (!(await scim(`GET /Groups?filter (adopt ${label})`).findAndLinkRemoteGroup(appId, groupId))) throw error;
+    if (!(await scim(`GET /Groups?filter (adopt ${label})`).findAndLinkRemoteGroup(appId, groupId)))
+      throw error;
     return 'adopted';
   }
 }

@@ -23,7 +23,10 @@ export async function deprovisionUser({ appId, userId, reason }: UserIntentInput
         await scim(`DELETE /Users ${label}`).deleteRemoteUser(appId, userId);
         return written(`deleted ${label}${why}`);
       }
-      const { written: wrote } = await scim(`PATCH /Users ${label} active=false`).deactivateRemoteUser(appId, userId);
+      const { written: wrote } = await scim(`PATCH /Users ${label} active=false`).deactivateRemoteUser(
+        appId,
+        userId,
+      );
       return wrote ? written(`deactivated ${label}${why}`) : unchanged(`${label} was already deactivated`);
     },
   );

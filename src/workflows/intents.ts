@@ -11,11 +11,7 @@ export type GroupIntentName = (typeof groupIntents)[number];
 export type IntentName = (typeof intentNames)[number];
 
 export type DeprovisionReason =
-  | 'user-deleted'
-  | 'user-deactivated'
-  | 'removed-from-group'
-  | 'group-unassigned'
-  | 'group-deleted';
+  'user-deleted' | 'user-deactivated' | 'removed-from-group' | 'group-unassigned' | 'group-deleted';
 
 export interface UserIntentInput {
   appId: string;

@@ -35,7 +35,8 @@ export async function provisionUser({ appId, userId }: UserIntentInput): Promise
         : 0;
 
       if (created) return written(`created ${label}${joined ? ` and added it to ${joined} group(s)` : ''}`);
-      if (changed || joined) return written(`updated ${label}${joined ? `, added it to ${joined} group(s)` : ''}`);
+      if (changed || joined)
+        return written(`updated ${label}${joined ? `, added it to ${joined} group(s)` : ''}`);
       return unchanged(`${label} already matches`);
     },
   );

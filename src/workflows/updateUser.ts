@@ -18,6 +18,9 @@ export async function updateUser(input: UserIntentInput): Promise<IntentResult> 
 
   return recordingFailure(
     (message) => directory.recordUserFailure(appId, userId, message),
-    async () => ((await pushChangesOrRecreate(appId, userId, label)) ? written(`updated ${label}`) : unchanged(`${label} already matches`)),
+    async () =>
+      (await pushChangesOrRecreate(appId, userId, label))
+        ? written(`updated ${label}`)
+        : unchanged(`${label} already matches`),
   );
 }

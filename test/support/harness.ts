@@ -32,8 +32,7 @@ export interface Operation {
 }
 
 export type Settled = { workflowId: string; intent: string } & (
-  | { status: 'completed'; result: IntentResult }
-  | { status: 'failed'; error: string }
+  { status: 'completed'; result: IntentResult } | { status: 'failed'; error: string }
 );
 
 /**
@@ -75,9 +74,26 @@ export class Harness {
     });
     const workerRun = worker.run();
     const temporal = new Client({ connection: await Connection.connect({ address }), namespace: 'default' });
-    const { api, scimflow } = await createApiServer({ config, store, temporal, token: API_TOKEN, logger: false });
+    const { api, scimflow } = await createApiServer({
+      config,
+      store,
+      temporal,
+      token: API_TOKEN,
+      logger: false,
+    });
     const apiUrl = await api.listen({ host: '127.0.0.1', port: 0 });
-    return new Harness(scim, proxy, store, temporal, scimflow, api, apiUrl, worker, workerRun, workerConnection);
+    return new Harness(
+      scim,
+      proxy,
+      store,
+      temporal,
+      scimflow,
+      api,
+      apiUrl,
+      worker,
+      workerRun,
+      workerConnection,
+    );
   }
 
   /** An HTTP call to the scimflow API, as a user makes it. */
@@ -119,7 +135,10 @@ export class Harness {
     });
   }
 
-  async createUser(userName: string, extra: Record<string, unknown> = {}): Promise<{ id: string; userName: string }> {
+  async createUser(
+    userName: string,
+    extra: Record<string, unknown> = {},
+  ): Promise<{ id: string; userName: string }> {
     return this.ok('POST', '/api/users', {
       userName,
       name: { givenName: userName.split('@')[0], familyName: 'Test' },
@@ -140,7 +159,12 @@ export class Harness {
           break;
         } catch (error) {
           if (error instanceof WorkflowFailedError) {
-            settled.push({ workflowId, intent, status: 'failed', error: String(error.cause?.message ?? error) });
+            settled.push({
+              workflowId,
+              intent,
+              status: 'failed',
+              error: String(error.cause?.message ?? error),
+            });
             break;
           }
           if (!(error instanceof WorkflowNotFoundError) || Date.now() > deadline) throw error;

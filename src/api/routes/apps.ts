@@ -46,22 +46,28 @@ export function appRoutes({ store, planner, scimflow, targets }: ApiContext): Fa
       return { ...withoutSecrets(app), deleted: true, operations: [] };
     });
 
-    api.post('/api/apps/:id/test-connection', { schema: { params: idParams, tags: ['apps'] } }, async (request) =>
-      checkConnection(targets, await requireApp(request.params.id)),
+    api.post(
+      '/api/apps/:id/test-connection',
+      { schema: { params: idParams, tags: ['apps'] } },
+      async (request) => checkConnection(targets, await requireApp(request.params.id)),
     );
 
-    api.put('/api/apps/:id/groups/:groupId', { schema: { params: appGroupParams, tags: ['apps'] } }, async (request) => {
-      const { id, groupId } = request.params;
-      await requireApp(id);
-      const group = await store.getGroup(groupId);
-      if (!group) throw new NotFoundError('group', groupId);
-      const change = await planner.before(group.memberIds);
-      const assigned = await store.assignGroup(id, groupId);
-      const requests = assigned
-        ? await change.intentsFor({ reason: 'group-unassigned', assigned: [{ appId: id, groupId }] })
-        : [];
-      return { appId: id, groupId, assigned: true, operations: await scimflow.dispatch(requests) };
-    });
+    api.put(
+      '/api/apps/:id/groups/:groupId',
+      { schema: { params: appGroupParams, tags: ['apps'] } },
+      async (request) => {
+        const { id, groupId } = request.params;
+        await requireApp(id);
+        const group = await store.getGroup(groupId);
+        if (!group) throw new NotFoundError('group', groupId);
+        const change = await planner.before(group.memberIds);
+        const assigned = await store.assignGroup(id, groupId);
+        const requests = assigned
+          ? await change.intentsFor({ reason: 'group-unassigned', assigned: [{ appId: id, groupId }] })
+          : [];
+        return { appId: id, groupId, assigned: true, operations: await scimflow.dispatch(requests) };
+      },
+    );
 
     api.delete(
       '/api/apps/:id/groups/:groupId',

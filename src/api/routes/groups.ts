@@ -16,11 +16,15 @@ export function groupRoutes({ store, planner, scimflow }: ApiContext): FastifyPl
   });
 
   return async (api) => {
-    api.post('/api/groups', { schema: { body: groupInputSchema, tags: ['groups'] } }, async (request, reply) => {
-      // A new group is assigned to no app yet: nothing to provision until it is.
-      const group = await store.createGroup(request.body);
-      return reply.code(201).send({ ...group, appIds: [], operations: [] });
-    });
+    api.post(
+      '/api/groups',
+      { schema: { body: groupInputSchema, tags: ['groups'] } },
+      async (request, reply) => {
+        // A new group is assigned to no app yet: nothing to provision until it is.
+        const group = await store.createGroup(request.body);
+        return reply.code(201).send({ ...group, appIds: [], operations: [] });
+      },
+    );
 
     api.get(
       '/api/groups',
@@ -45,14 +49,18 @@ export function groupRoutes({ store, planner, scimflow }: ApiContext): FastifyPl
       { schema: { params: idParams, body: groupPatchSchema, tags: ['groups'] } },
       async (request) => {
         const current = await requireGroup(request.params.id);
-        const change = await planner.before([...new Set([...current.memberIds, ...(request.body.memberIds ?? [])])]);
+        const change = await planner.before([
+          ...new Set([...current.memberIds, ...(request.body.memberIds ?? [])]),
+        ]);
         const update = await store.updateGroup(current.id, request.body);
         if (!update) throw new NotFoundError('group', current.id);
         const membersChanged = update.added.length > 0 || update.removed.length > 0;
         const requests = await change.intentsFor({
           reason: 'removed-from-group',
           renamedGroupIds: update.renamed ? [current.id] : [],
-          membershipChangedGroupIds: membersChanged ? [current.id] : [],
+          membershipChanges: membersChanged
+            ? [{ groupId: current.id, userIds: [...update.added, ...update.removed] }]
+            : [],
         });
         return { ...(await withApps(update.group)), operations: await scimflow.dispatch(requests) };
       },
@@ -70,15 +78,24 @@ export function groupRoutes({ store, planner, scimflow }: ApiContext): FastifyPl
       return { ...group, appIds, deleted: true, operations: await scimflow.dispatch(requests) };
     });
 
-    api.put('/api/groups/:id/members/:userId', { schema: { params: memberParams, tags: ['groups'] } }, async (request) => {
-      const { id, userId } = request.params;
-      await requireGroup(id);
-      if (!(await store.getUser(userId))) throw new NotFoundError('user', userId);
-      const change = await planner.before([userId]);
-      const added = await store.addGroupMember(id, userId);
-      const requests = added ? await change.intentsFor({ reason: 'removed-from-group', membershipChangedGroupIds: [id] }) : [];
-      return { ...(await withApps(await requireGroup(id))), operations: await scimflow.dispatch(requests) };
-    });
+    api.put(
+      '/api/groups/:id/members/:userId',
+      { schema: { params: memberParams, tags: ['groups'] } },
+      async (request) => {
+        const { id, userId } = request.params;
+        await requireGroup(id);
+        if (!(await store.getUser(userId))) throw new NotFoundError('user', userId);
+        const change = await planner.before([userId]);
+        const added = await store.addGroupMember(id, userId);
+        const requests = added
+          ? await change.intentsFor({
+              reason: 'removed-from-group',
+              membershipChanges: [{ groupId: id, userIds: [userId] }],
+            })
+          : [];
+        return { ...(await withApps(await requireGroup(id))), operations: await scimflow.dispatch(requests) };
+      },
+    );
 
     api.delete(
       '/api/groups/:id/members/:userId',
@@ -89,7 +106,10 @@ export function groupRoutes({ store, planner, scimflow }: ApiContext): FastifyPl
         const change = await planner.before([userId]);
         const removed = await store.removeGroupMember(id, userId);
         const requests = removed
-          ? await change.intentsFor({ reason: 'removed-from-group', membershipChangedGroupIds: [id] })
+          ? await change.intentsFor({
+              reason: 'removed-from-group',
+              membershipChanges: [{ groupId: id, userIds: [userId] }],
+            })
           : [];
         return { ...(await withApps(await requireGroup(id))), operations: await scimflow.dispatch(requests) };
       },

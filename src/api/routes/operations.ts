@@ -14,9 +14,13 @@ const operationQuery = z.object({
 
 export function operationRoutes({ scimflow }: ApiContext): FastifyPluginAsyncZod {
   return async (api) => {
-    api.get('/api/operations', { schema: { querystring: operationQuery, tags: ['operations'] } }, async (request) => ({
-      items: await scimflow.operations(request.query),
-    }));
+    api.get(
+      '/api/operations',
+      { schema: { querystring: operationQuery, tags: ['operations'] } },
+      async (request) => ({
+        items: await scimflow.operations(request.query),
+      }),
+    );
 
     api.get(
       '/api/operations/:workflowId',

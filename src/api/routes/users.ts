@@ -16,11 +16,15 @@ export function userRoutes({ store, planner, scimflow }: ApiContext): FastifyPlu
   });
 
   return async (api) => {
-    api.post('/api/users', { schema: { body: userAttributesSchema, tags: ['users'] } }, async (request, reply) => {
-      const user = await store.createUser(request.body);
-      // A new user belongs to no group yet, so no app is affected until it joins an assigned group.
-      return reply.code(201).send({ ...(await withGroups(user)), operations: [] });
-    });
+    api.post(
+      '/api/users',
+      { schema: { body: userAttributesSchema, tags: ['users'] } },
+      async (request, reply) => {
+        const user = await store.createUser(request.body);
+        // A new user belongs to no group yet, so no app is affected until it joins an assigned group.
+        return reply.code(201).send({ ...(await withGroups(user)), operations: [] });
+      },
+    );
 
     api.get(
       '/api/users',
@@ -62,7 +66,10 @@ export function userRoutes({ store, planner, scimflow }: ApiContext): FastifyPlu
       const change = await planner.before([id]);
       const user = await store.deleteUser(id);
       if (!user) throw new NotFoundError('user', id);
-      const requests = await change.intentsFor({ reason: 'user-deleted', membershipChangedGroupIds: groupIds });
+      const requests = await change.intentsFor({
+        reason: 'user-deleted',
+        membershipChanges: groupIds.map((groupId) => ({ groupId, userIds: [id] })),
+      });
       return { ...user, groupIds, deleted: true, operations: await scimflow.dispatch(requests) };
     });
   };

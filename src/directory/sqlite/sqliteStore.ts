@@ -21,8 +21,21 @@ import type { DirectoryStore, GroupUpdate, LinkUpdate, OperationRecord, Page, Pa
 import { migrations } from './migrations';
 
 interface Tables {
-  users: { id: string; user_name: string; user_name_key: string; attributes: string; created_at: string; updated_at: string };
-  groups: { id: string; display_name: string; display_name_key: string; created_at: string; updated_at: string };
+  users: {
+    id: string;
+    user_name: string;
+    user_name_key: string;
+    attributes: string;
+    created_at: string;
+    updated_at: string;
+  };
+  groups: {
+    id: string;
+    display_name: string;
+    display_name_key: string;
+    created_at: string;
+    updated_at: string;
+  };
   group_members: { group_id: string; user_id: string };
   apps: { id: string; settings: string; auth: string; created_at: string; updated_at: string };
   app_groups: { app_id: string; group_id: string };
@@ -181,7 +194,10 @@ export class SqliteDirectoryStore implements DirectoryStore {
     return { items: rows.map(toUser), total: Number(total) };
   }
 
-  async updateUser(id: string, patch: UserPatch): Promise<{ before: DirectoryUser; after: DirectoryUser } | null> {
+  async updateUser(
+    id: string,
+    patch: UserPatch,
+  ): Promise<{ before: DirectoryUser; after: DirectoryUser } | null> {
     return this.db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row) return null;
@@ -318,7 +334,11 @@ export class SqliteDirectoryStore implements DirectoryStore {
             .execute();
         }
         for (const slice of slices(removed)) {
-          await trx.deleteFrom('group_members').where('group_id', '=', id).where('user_id', 'in', slice).execute();
+          await trx
+            .deleteFrom('group_members')
+            .where('group_id', '=', id)
+            .where('user_id', 'in', slice)
+            .execute();
         }
       }
       if (renamed || added.length || removed.length) {
@@ -357,7 +377,11 @@ export class SqliteDirectoryStore implements DirectoryStore {
   }
 
   async groupIdsOfUser(userId: string): Promise<string[]> {
-    const rows = await this.db.selectFrom('group_members').select('group_id').where('user_id', '=', userId).execute();
+    const rows = await this.db
+      .selectFrom('group_members')
+      .select('group_id')
+      .where('user_id', '=', userId)
+      .execute();
     return rows.map((row) => row.group_id);
   }
 
@@ -436,12 +460,20 @@ export class SqliteDirectoryStore implements DirectoryStore {
   }
 
   async assignedGroupIds(appId: string): Promise<string[]> {
-    const rows = await this.db.selectFrom('app_groups').select('group_id').where('app_id', '=', appId).execute();
+    const rows = await this.db
+      .selectFrom('app_groups')
+      .select('group_id')
+      .where('app_id', '=', appId)
+      .execute();
     return rows.map((row) => row.group_id);
   }
 
   async appIdsAssignedGroup(groupId: string): Promise<string[]> {
-    const rows = await this.db.selectFrom('app_groups').select('app_id').where('group_id', '=', groupId).execute();
+    const rows = await this.db
+      .selectFrom('app_groups')
+      .select('app_id')
+      .where('group_id', '=', groupId)
+      .execute();
     return rows.map((row) => row.app_id);
   }
 
@@ -651,7 +683,11 @@ export class SqliteDirectoryStore implements DirectoryStore {
   private async readGroup(db: Db, id: string): Promise<DirectoryGroup | null> {
     const row = await db.selectFrom('groups').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) return null;
-    const members = await db.selectFrom('group_members').select('user_id').where('group_id', '=', id).execute();
+    const members = await db
+      .selectFrom('group_members')
+      .select('user_id')
+      .where('group_id', '=', id)
+      .execute();
     return {
       id: row.id,
       displayName: row.display_name,
