@@ -7,7 +7,9 @@ describe('Temporal dev server', () => {
   it('registers every custom search attribute', async () => {
     const connection = await Connection.connect({ address: process.env.SCIMFLOW_TEST_TEMPORAL_ADDRESS });
     try {
-      const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
+      const { customAttributes } = await connection.operatorService.listSearchAttributes({
+        namespace: 'default',
+      });
       expect(Object.keys(customAttributes ?? {})).toEqual(
         expect.arrayContaining(customSearchAttributes.map((key) => key.name)),
       );

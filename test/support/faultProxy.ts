@@ -44,6 +44,8 @@ export interface ProxiedRequest {
   fault?: FaultType;
   /** What the target answered, when the request reached it; for lose-response it tells whether the write committed. */
   targetStatus?: number;
+  /** When the request arrived (ms since the epoch), to check that retries waited as asked. */
+  receivedAt: number;
 }
 
 export interface FaultProxy {
@@ -255,6 +257,7 @@ export async function startFaultProxy(targetBaseUrl: string): Promise<FaultProxy
       method: req.method ?? 'GET',
       path: pathBelowBase(req.url ?? '/'),
       status: null,
+      receivedAt: Date.now(),
     };
     received.push(record);
     handle(req, res, record).catch((error: Error) => {

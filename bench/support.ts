@@ -1,0 +1,291 @@
+/**
+ * Small helpers for bench/provision.ts: a bounded-concurrency loop, CPU / memory / event-loop accounting
+ * (this process and the Temporal dev server child, read from /proc on Linux), SCIM exchange statistics,
+ * activity timings from a workflow history, and a Markdown table printer.
+ */
+import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { WorkflowHandle } from '@temporalio/client';
+
+export const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+export class DeadlineExceeded extends Error {
+  constructor(what: string, seconds: number) {
+    super(`${what}: still not done after ${seconds} s`);
+    this.name = 'DeadlineExceeded';
+  }
+}
+
+/** A wall-clock budget for one timed run; loops call check() so an overrun stops them. */
+export class Deadline {
+  private readonly at: number;
+  constructor(
+    readonly what: string,
+    readonly seconds: number,
+  ) {
+    this.at = performance.now() + seconds * 1000;
+  }
+  get exceeded(): boolean {
+    return performance.now() > this.at;
+  }
+  remainingMs(): number {
+    return Math.max(0, this.at - performance.now());
+  }
+  check(): void {
+    if (this.exceeded) throw new DeadlineExceeded(this.what, this.seconds);
+  }
+}
+
+/** Runs fn over items with at most `limit` in flight; the first error stops new items from starting. */
+export async function forEachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<void>,
+  deadline?: Deadline,
+): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const lane = async () => {
+    while (!failed && next < items.length) {
+      deadline?.check();
+      const index = next++;
+      try {
+        await fn(items[index], index);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
+}
+
+// ── /proc ───────────────────────────────────────────────────────────────────────────────────────────
+
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** The pid of a direct child of this process whose command name contains `name` (Linux only). */
+export function findChildPid(name: string): number | undefined {
+  try {
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const afterComm = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        if (Number(afterComm[1]) === process.pid && comm.includes(name)) return Number(entry);
+      } catch {
+        // The process went away while we looked.
+      }
+    }
+  } catch {
+    // No /proc: not Linux.
+  }
+  return undefined;
+}
+
+/** User + system CPU time of a process in ms, from /proc/<pid>/stat. */
+export function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields after the comm start at field 3 (state); utime and stime are fields 14 and 15.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Peak and current resident set of a process in MB, from /proc/<pid>/status. */
+export function processMemoryMb(pid: number | undefined): { peak: number; current: number } | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    return { peak: kb('VmHWM') / 1024, current: kb('VmRSS') / 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
+// ── per-run usage ──────────────────────────────────────────────────────────────────────────────────
+
+/** Samples this process's RSS so each run can report its own peak (the kernel only keeps the overall one). */
+export class RssSampler {
+  private runPeak = 0;
+  private readonly timer: NodeJS.Timeout;
+  constructor() {
+    this.timer = setInterval(() => this.sample(), 100);
+    this.timer.unref();
+  }
+  sample(): number {
+    const rss = process.memoryUsage.rss();
+    this.runPeak = Math.max(this.runPeak, rss);
+    return rss;
+  }
+  resetRun(): void {
+    this.runPeak = 0;
+    this.sample();
+  }
+  runPeakMb(): number {
+    this.sample();
+    return this.runPeak / 2 ** 20;
+  }
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+export interface Usage {
+  wallMs: number;
+  /** CPU ms of this process (worker, API, SCIM servers, baseline client). */
+  benchCpuMs: number;
+  /** Share of wall time this process's event loop was busy (1 = saturated). */
+  eventLoopUtilization: number;
+  temporalCpuMs?: number;
+  benchRssPeakMb: number;
+}
+
+export function measureUsage(rss: RssSampler, temporalPid: number | undefined): () => Usage {
+  rss.resetRun();
+  const cpu = process.cpuUsage();
+  const elu = performance.eventLoopUtilization();
+  const temporalCpu = processCpuMs(temporalPid);
+  const started = performance.now();
+  return () => {
+    const used = process.cpuUsage(cpu);
+    const temporalNow = processCpuMs(temporalPid);
+    return {
+      wallMs: performance.now() - started,
+      benchCpuMs: (used.user + used.system) / 1000,
+      eventLoopUtilization: performance.eventLoopUtilization(elu).utilization,
+      temporalCpuMs: temporalNow !== undefined && temporalCpu !== undefined ? temporalNow - temporalCpu : undefined,
+      benchRssPeakMb: rss.runPeakMb(),
+    };
+  };
+}
+
+export function describeUsage(usage: Usage): string {
+  const cores = (ms: number | undefined) => (ms === undefined ? 'n/a' : `${(ms / usage.wallMs).toFixed(2)} cores`);
+  return (
+    `CPU: bench process ${cores(usage.benchCpuMs)} (event loop busy ${(usage.eventLoopUtilization * 100).toFixed(0)}%), ` +
+    `Temporal server ${cores(usage.temporalCpuMs)}; bench RSS peak ${usage.benchRssPeakMb.toFixed(0)} MB`
+  );
+}
+
+// ── SCIM exchanges seen by the worker ─────────────────────────────────────────────────────────────
+
+interface ExchangeTally {
+  count: number;
+  totalMs: number;
+  durations: number[];
+  errors: number;
+}
+
+/** Collects ScimClient's onExchange reports: calls and latency per method and path shape. */
+export class ExchangeStats {
+  private readonly byKind = new Map<string, ExchangeTally>();
+
+  readonly record = (exchange: { method: string; path: string; status: number | 'error'; durationMs: number }) => {
+    const kind = `${exchange.method} ${exchange.path.replace(/^\/(Users|Groups)\/[^/?]+/, '/$1/:id')}`;
+    let tally = this.byKind.get(kind);
+    if (!tally) this.byKind.set(kind, (tally = { count: 0, totalMs: 0, durations: [], errors: 0 }));
+    tally.count++;
+    tally.totalMs += exchange.durationMs;
+    tally.durations.push(exchange.durationMs);
+    if (exchange.status === 'error' || exchange.status >= 400) tally.errors++;
+  };
+
+  reset(): void {
+    this.byKind.clear();
+  }
+
+  summary(): string[] {
+    return [...this.byKind.entries()]
+      .sort((a, b) => b[1].totalMs - a[1].totalMs)
+      .map(([kind, t]) => {
+        const sorted = [...t.durations].sort((a, b) => a - b);
+        const p95 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))];
+        return (
+          `${kind.padEnd(24)} ${String(t.count).padStart(6)} calls, mean ${(t.totalMs / t.count).toFixed(1)} ms, ` +
+          `p95 ${p95.toFixed(0)} ms, sum ${(t.totalMs / 1000).toFixed(1)} s${t.errors ? `, ${t.errors} errors` : ''}`
+        );
+      });
+  }
+}
+
+// ── workflow histories ───────────────────────────────────────────────────────────────────────────
+
+type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
+type HistoryEvent = NonNullable<History['events']>[number];
+
+const asNumber = (value: unknown): number => (typeof value === 'number' ? value : Number(String(value ?? 0)));
+const eventMs = (event: HistoryEvent) =>
+  asNumber(event.eventTime?.seconds) * 1000 + asNumber(event.eventTime?.nanos) / 1e6;
+
+export interface ActivityTiming {
+  activityType: string;
+  count: number;
+  /** Scheduled → started: waiting for a worker slot / task queue. */
+  queuedMs: number;
+  /** Started → closed. */
+  runMs: number;
+  attempts: number;
+}
+
+/** How long each activity type of one workflow run waited and ran. */
+export function activityTimings(history: History): ActivityTiming[] {
+  const scheduled = new Map<number, { type: string; at: number; startedAt?: number; attempt?: number }>();
+  const byType = new Map<string, ActivityTiming>();
+  for (const event of history.events ?? []) {
+    const at = eventMs(event);
+    const sched = event.activityTaskScheduledEventAttributes;
+    if (sched) scheduled.set(asNumber(event.eventId), { type: sched.activityType?.name ?? '?', at });
+    const started = event.activityTaskStartedEventAttributes;
+    if (started) {
+      const entry = scheduled.get(asNumber(started.scheduledEventId));
+      if (entry) Object.assign(entry, { startedAt: at, attempt: started.attempt ?? 1 });
+    }
+    const closed =
+      event.activityTaskCompletedEventAttributes ??
+      event.activityTaskFailedEventAttributes ??
+      event.activityTaskTimedOutEventAttributes;
+    if (closed) {
+      const entry = scheduled.get(asNumber(closed.scheduledEventId));
+      if (!entry) continue;
+      let timing = byType.get(entry.type);
+      if (!timing) byType.set(entry.type, (timing = { activityType: entry.type, count: 0, queuedMs: 0, runMs: 0, attempts: 0 }));
+      const startedAt = entry.startedAt ?? entry.at;
+      timing.count++;
+      timing.queuedMs += startedAt - entry.at;
+      timing.runMs += at - startedAt;
+      timing.attempts += entry.attempt ?? 1;
+    }
+  }
+  return [...byType.values()];
+}
+
+/** Wall time from the first to the last event of a history. */
+export function historySpanMs(history: History): number {
+  const events = history.events ?? [];
+  if (events.length === 0) return 0;
+  return eventMs(events[events.length - 1]) - eventMs(events[0]);
+}
+
+// ── output ───────────────────────────────────────────────────────────────────────────────────────
+
+/** A Markdown table; columns after the first are right-aligned. */
+export function markdownTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? `-${'-'.repeat(w)}-` : `-${'-'.repeat(w)}:`)).join('|')}|`;
+  return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
