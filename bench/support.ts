@@ -34,6 +34,18 @@ export class Deadline {
   check(): void {
     if (this.exceeded) throw new DeadlineExceeded(this.what, this.seconds);
   }
+  /** The promise's outcome, or DeadlineExceeded once the budget is spent (for calls that may block long). */
+  async race<T>(promise: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DeadlineExceeded(this.what, this.seconds)), this.remainingMs());
+    });
+    try {
+      return await Promise.race([promise, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 }
 
 /** Runs fn over items with at most `limit` in flight; the first error stops new items from starting. */
@@ -160,14 +172,16 @@ export function measureUsage(rss: RssSampler, temporalPid: number | undefined): 
       wallMs: performance.now() - started,
       benchCpuMs: (used.user + used.system) / 1000,
       eventLoopUtilization: performance.eventLoopUtilization(elu).utilization,
-      temporalCpuMs: temporalNow !== undefined && temporalCpu !== undefined ? temporalNow - temporalCpu : undefined,
+      temporalCpuMs:
+        temporalNow !== undefined && temporalCpu !== undefined ? temporalNow - temporalCpu : undefined,
       benchRssPeakMb: rss.runPeakMb(),
     };
   };
 }
 
 export function describeUsage(usage: Usage): string {
-  const cores = (ms: number | undefined) => (ms === undefined ? 'n/a' : `${(ms / usage.wallMs).toFixed(2)} cores`);
+  const cores = (ms: number | undefined) =>
+    ms === undefined ? 'n/a' : `${(ms / usage.wallMs).toFixed(2)} cores`;
   return (
     `CPU: bench process ${cores(usage.benchCpuMs)} (event loop busy ${(usage.eventLoopUtilization * 100).toFixed(0)}%), ` +
     `Temporal server ${cores(usage.temporalCpuMs)}; bench RSS peak ${usage.benchRssPeakMb.toFixed(0)} MB`
@@ -187,7 +201,12 @@ interface ExchangeTally {
 export class ExchangeStats {
   private readonly byKind = new Map<string, ExchangeTally>();
 
-  readonly record = (exchange: { method: string; path: string; status: number | 'error'; durationMs: number }) => {
+  readonly record = (exchange: {
+    method: string;
+    path: string;
+    status: number | 'error';
+    durationMs: number;
+  }) => {
     const kind = `${exchange.method} ${exchange.path.replace(/^\/(Users|Groups)\/[^/?]+/, '/$1/:id')}`;
     let tally = this.byKind.get(kind);
     if (!tally) this.byKind.set(kind, (tally = { count: 0, totalMs: 0, durations: [], errors: 0 }));
@@ -255,7 +274,11 @@ export function activityTimings(history: History): ActivityTiming[] {
       const entry = scheduled.get(asNumber(closed.scheduledEventId));
       if (!entry) continue;
       let timing = byType.get(entry.type);
-      if (!timing) byType.set(entry.type, (timing = { activityType: entry.type, count: 0, queuedMs: 0, runMs: 0, attempts: 0 }));
+      if (!timing)
+        byType.set(
+          entry.type,
+          (timing = { activityType: entry.type, count: 0, queuedMs: 0, runMs: 0, attempts: 0 }),
+        );
       const startedAt = entry.startedAt ?? entry.at;
       timing.count++;
       timing.queuedMs += startedAt - entry.at;

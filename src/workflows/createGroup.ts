@@ -1,6 +1,6 @@
 import { bulkScim, directory, scim } from './activities';
 import { isScimFailure, recordingFailure } from './failures';
-import { type GroupIntentInput, type IntentResult, skipped, written } from './intents';
+import { type GroupIntentInput, type IntentResult, skipped, unchanged, written } from './intents';
 
 /**
  * Bring a group assigned to an app into that app, in order: create it empty (or adopt the group of the same
@@ -14,25 +14,30 @@ export async function createGroup({ appId, groupId }: GroupIntentInput): Promise
       const plan = await directory.loadGroupPlan(appId, groupId);
       if (!plan.inScope) return skipped(`the group is not assigned to ${plan.appName}`);
       const label = plan.displayName ?? groupId;
-      let action = 'linked';
+      let action: 'created' | 'adopted' | 'already linked' = 'already linked';
 
       if (!plan.remoteId) {
         if (!plan.switches.createGroups) return skipped('createGroups is off for this app');
         action = await createOrAdoptGroup(appId, groupId, label);
       }
 
-      if (plan.memberCount > 0) {
-        await bulkScim(`provision ${plan.memberCount} member(s) of ${label}`).provisionGroupMembers(
-          appId,
-          groupId,
-        );
-      }
-      if (!plan.switches.groupMembership) return written(`${action} ${label}; membership sync is off`);
+      const provisioned =
+        plan.memberCount > 0
+          ? await bulkScim(`provision ${plan.memberCount} member(s) of ${label}`).provisionGroupMembers(
+              appId,
+              groupId,
+            )
+          : { created: 0, adopted: 0 };
+      const members = plan.switches.groupMembership
+        ? await bulkScim(`PATCH /Groups ${label} members`).syncGroupMembers(appId, groupId)
+        : { added: 0, removed: 0, requests: 0 };
 
-      const members = await bulkScim(`PATCH /Groups ${label} members`).syncGroupMembers(appId, groupId);
-      return written(
-        `${action} ${label} with ${members.added} member(s) added in ${members.requests} PATCH(es)`,
-      );
+      const summary =
+        `${label} ${action}; members: ${provisioned.created} created, ${provisioned.adopted} adopted, ` +
+        `${members.added} added to the group in ${members.requests} PATCH(es)`;
+      const wroteNothing =
+        action === 'already linked' && provisioned.created + provisioned.adopted + members.requests === 0;
+      return wroteNothing ? unchanged(summary) : written(summary);
     },
   );
 }

@@ -1,0 +1,826 @@
+/**
+ * `npm run bench -- --users N [--concurrency C] [--timeout S] [--runs group,one-by-one,baseline] [--no-warmup]`
+ *
+ * Provisioning throughput of scimflow against a real SCIM server (scimmy, from test/support), compared with
+ * plain direct SCIM calls, all in one process on this machine. It starts everything itself — a headless
+ * Temporal dev server (SQLite in a temp dir, free port), the workflow bundle, a worker, a SQLite directory,
+ * the API on loopback — and stops it all at the end.
+ *
+ * Runs (each against a fresh SCIM server, so each really creates its users):
+ * - group:      N users in one group; the timed part is PUT /api/apps/:id/groups/:groupId and the one
+ *               createGroup workflow it starts (members provisioned inside one activity, PATCHed in batches).
+ * - one-by-one: an empty group is assigned first (untimed); then PUT /api/groups/:id/members/:userId for each
+ *               user, C calls at a time, each starting provisionUser + syncGroupMembership; timed until every
+ *               operation those calls returned has closed.
+ * - baseline:   POST /Users straight to the SCIM server, C at a time, then POST /Groups and PATCH add
+ *               members in batches of 100.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import axios, { type AxiosInstance } from 'axios';
+import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  type Worker,
+} from '@temporalio/worker';
+import { loadConfig } from '../src/config';
+import type { DirectoryUser } from '../src/directory/model';
+import { SqliteDirectoryStore } from '../src/directory/sqlite/sqliteStore';
+import { desiredScimGroup, desiredScimUser } from '../src/provisioning/mapping';
+import { createApiServer } from '../src/runtime';
+import { membershipPatchBatches } from '../src/scim/diff';
+import { SCIM_SCHEMAS } from '../src/scim/schemas';
+import { type DevServer, findTemporalCli, freePort, startDevServer } from '../src/temporal/devServer';
+import type { IntentResult } from '../src/workflows/intents';
+import { createWorker } from '../src/worker';
+import { type ScimTestServer, startScimServer } from '../test/support/scimServer';
+import {
+  activityTimings,
+  Deadline,
+  DeadlineExceeded,
+  describeUsage,
+  ExchangeStats,
+  findChildPid,
+  forEachLimit,
+  historySpanMs,
+  log,
+  markdownTable,
+  measureUsage,
+  percentile,
+  processMemoryMb,
+  RssSampler,
+  type Usage,
+} from './support';
+
+const BATCH_SIZE = 100;
+const SETTLE_PARALLELISM = 16;
+const QUEUED_POLL_MS = 100;
+const STOP_STEP_MS = 15_000;
+const API_TOKEN = `bench-${randomUUID()}`;
+const ALL_RUNS = ['group', 'one-by-one', 'baseline'] as const;
+type RunName = (typeof ALL_RUNS)[number];
+
+// ── options ──────────────────────────────────────────────────────────────────────────────────────
+
+interface Options {
+  users: number;
+  concurrency: number;
+  timeoutSeconds: number;
+  runs: RunName[];
+  warmup: boolean;
+}
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      users: { type: 'string', default: '1000' },
+      concurrency: { type: 'string', default: '32' },
+      timeout: { type: 'string', default: '600' },
+      runs: { type: 'string', default: ALL_RUNS.join(',') },
+      'no-warmup': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(
+      'npm run bench -- [--users N=1000] [--concurrency C=32] [--timeout SECONDS_PER_RUN=600]\n' +
+        `                 [--runs ${ALL_RUNS.join(',')}] [--no-warmup]`,
+    );
+    process.exit(0);
+  }
+  const positive = (name: string, value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${value}`);
+    return n;
+  };
+  const runs = values.runs.split(',').map((r) => r.trim()) as RunName[];
+  const unknown = runs.filter((r) => !ALL_RUNS.includes(r));
+  if (unknown.length)
+    throw new Error(`unknown --runs ${unknown.join(', ')}; choose from ${ALL_RUNS.join(', ')}`);
+  return {
+    users: positive('users', values.users),
+    concurrency: positive('concurrency', values.concurrency),
+    timeoutSeconds: positive('timeout', values.timeout),
+    runs,
+    warmup: !values['no-warmup'],
+  };
+}
+
+// ── the stack ────────────────────────────────────────────────────────────────────────────────────
+
+interface Operation {
+  workflowId: string;
+  appId: string;
+  intent: string;
+}
+
+/** Everything the bench starts; fields are filled in as they come up so stop() closes exactly those. */
+class Stack {
+  tmpDir?: string;
+  devServer?: DevServer;
+  temporalPid?: number;
+  store?: SqliteDirectoryStore;
+  workerConnection?: NativeConnection;
+  worker?: Worker;
+  workerRun?: Promise<void>;
+  workerFailure?: unknown;
+  temporal?: Client;
+  api?: Awaited<ReturnType<typeof createApiServer>>['api'];
+  apiUrl = '';
+  apiAgent?: http.Agent;
+  http!: AxiosInstance;
+  readonly exchanges = new ExchangeStats();
+  readonly scimServers: ScimTestServer[] = [];
+  readonly setupMs: Record<string, number> = {};
+
+  async start(concurrency: number): Promise<void> {
+    this.tmpDir = await fs.mkdtemp(path.join(os.tmpdir(), 'scimflow-bench-'));
+    // Activity retries and worker chatter would drown the progress lines; warnings still show.
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+
+    let started = performance.now();
+    const cliPath = await findTemporalCli({
+      projectRoot: path.resolve(__dirname, '..'),
+      explicitPath: process.env.TEMPORAL_CLI_PATH,
+      log,
+    });
+    this.devServer = await startDevServer({
+      cliPath,
+      dbFile: path.join(this.tmpDir, 'temporal.db'),
+      port: await freePort(),
+      uiPort: null,
+      namespace: 'default',
+      log,
+    });
+    this.temporalPid = findChildPid('temporal');
+    this.setupMs['Temporal dev server'] = performance.now() - started;
+
+    started = performance.now();
+    const bundle = await bundleWorkflowCode({
+      workflowsPath: require.resolve('../src/workflows'),
+      logger: new DefaultLogger('WARN'),
+    });
+    const bundlePath = path.join(this.tmpDir, 'workflow-bundle.js');
+    await fs.writeFile(bundlePath, bundle.code);
+    this.setupMs['workflow bundle'] = performance.now() - started;
+
+    started = performance.now();
+    const address = this.devServer.address;
+    const taskQueue = `bench-${randomUUID()}`;
+    const config = loadConfig({
+      SCIMFLOW_TASK_QUEUE: taskQueue,
+      TEMPORAL_ADDRESS: address,
+      SCIMFLOW_DATA_DIR: this.tmpDir,
+    });
+    this.store = await SqliteDirectoryStore.open(path.join(this.tmpDir, 'scimflow.db'));
+    this.workerConnection = await NativeConnection.connect({ address });
+    this.worker = await createWorker({
+      connection: this.workerConnection,
+      namespace: 'default',
+      taskQueue,
+      store: this.store,
+      workflowBundlePath: bundlePath,
+      onScimExchange: this.exchanges.record,
+    });
+    this.workerRun = this.worker.run().catch((error) => {
+      this.workerFailure = error;
+      log(`worker stopped with an error: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    this.temporal = new Client({ connection: await Connection.connect({ address }), namespace: 'default' });
+    const { api } = await createApiServer({
+      config,
+      store: this.store,
+      temporal: this.temporal,
+      token: API_TOKEN,
+      logger: false,
+    });
+    this.api = api;
+    this.apiUrl = await api.listen({ host: '127.0.0.1', port: 0 });
+    this.apiAgent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+    this.http = axios.create({
+      baseURL: this.apiUrl,
+      headers: { authorization: `Bearer ${API_TOKEN}` },
+      httpAgent: this.apiAgent,
+      validateStatus: () => true,
+    });
+    this.setupMs['worker + API'] = performance.now() - started;
+  }
+
+  /** A call to the scimflow API that must answer 2xx. */
+  async ok<T = Record<string, unknown>>(
+    method: 'GET' | 'POST' | 'PUT',
+    url: string,
+    body?: unknown,
+  ): Promise<T> {
+    const response = await this.http.request<T>({ method, url, data: body });
+    if (response.status >= 300) {
+      throw new Error(
+        `${method} ${url} answered ${response.status}: ${JSON.stringify(response.data).slice(0, 500)}`,
+      );
+    }
+    return response.data;
+  }
+
+  async newScimServer(): Promise<ScimTestServer> {
+    const server = await startScimServer();
+    this.scimServers.push(server);
+    return server;
+  }
+
+  /** Every step bounded, so a stuck step cannot keep the bench from exiting. */
+  async stop(): Promise<void> {
+    const step = async (what: string, action: () => Promise<unknown> | undefined) => {
+      try {
+        const outcome = await Promise.race([
+          Promise.resolve(action()).then(() => 'done'),
+          new Promise((resolve) => setTimeout(resolve, STOP_STEP_MS, 'timeout').unref()),
+        ]);
+        if (outcome === 'timeout') log(`stopping ${what} took over ${STOP_STEP_MS / 1000} s; moving on`);
+      } catch (error) {
+        log(`stopping ${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    };
+    await step('API', () => this.api?.close());
+    this.apiAgent?.destroy();
+    await step('worker', async () => {
+      if (!this.worker) return;
+      if (this.worker.getState() === 'RUNNING') this.worker.shutdown();
+      await this.workerRun;
+    });
+    await step('worker connection', () => this.workerConnection?.close());
+    await step('client connection', () => this.temporal?.connection.close());
+    for (const server of this.scimServers) await step('SCIM server', () => server.close());
+    await step('directory store', () => this.store?.close());
+    await step('Temporal dev server', () => this.devServer?.stop());
+    if (this.tmpDir)
+      await step('temp dir', () => fs.rm(this.tmpDir as string, { recursive: true, force: true }));
+  }
+}
+
+// ── shared steps ─────────────────────────────────────────────────────────────────────────────────
+
+function userNames(tag: string, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `${tag}-${String(i).padStart(6, '0')}@bench.example.com`);
+}
+
+function directoryUserInput(userName: string) {
+  return {
+    userName,
+    name: { givenName: userName.split('@')[0], familyName: 'Bench' },
+    emails: [{ value: userName, type: 'work', primary: true }],
+  };
+}
+
+async function createApp(stack: Stack, scim: ScimTestServer, name: string): Promise<{ id: string }> {
+  return stack.ok('POST', '/api/apps', {
+    name,
+    baseUrl: scim.url,
+    auth: { type: 'bearer', token: scim.token },
+    membershipBatchSize: BATCH_SIZE,
+  });
+}
+
+async function createDirectoryUsers(
+  stack: Stack,
+  tag: string,
+  n: number,
+  concurrency: number,
+): Promise<string[]> {
+  const ids: string[] = new Array(n);
+  await forEachLimit(userNames(tag, n), concurrency, async (userName, i) => {
+    ids[i] = (await stack.ok<{ id: string }>('POST', '/api/users', directoryUserInput(userName))).id;
+  });
+  return ids;
+}
+
+interface Settled {
+  workflowId: string;
+  intent: string;
+  status: 'completed' | 'failed';
+  outcome?: IntentResult['outcome'];
+  error?: string;
+}
+
+/**
+ * Waits until every operation's workflow has closed, like the test harness's settle, with a few result
+ * long-polls in flight at once. An operation still queued in its lane has no workflow yet: poll until it does.
+ */
+async function settleAll(
+  stack: Stack,
+  operations: Operation[],
+  deadline: Deadline,
+  onSettled?: () => void,
+): Promise<Settled[]> {
+  const temporal = stack.temporal as Client;
+  const settled: Settled[] = new Array(operations.length);
+  await forEachLimit(
+    operations,
+    SETTLE_PARALLELISM,
+    async ({ workflowId, intent }, i) => {
+      for (;;) {
+        if (stack.workerFailure) throw new Error('the worker stopped');
+        deadline.check();
+        try {
+          const result = (await deadline.race(
+            temporal.workflow.getHandle(workflowId).result(),
+          )) as IntentResult;
+          settled[i] = { workflowId, intent, status: 'completed', outcome: result.outcome };
+          break;
+        } catch (error) {
+          if (error instanceof WorkflowFailedError) {
+            settled[i] = {
+              workflowId,
+              intent,
+              status: 'failed',
+              error: String(error.cause?.message ?? error),
+            };
+            break;
+          }
+          if (!(error instanceof WorkflowNotFoundError)) throw error;
+          await new Promise((resolve) => setTimeout(resolve, QUEUED_POLL_MS));
+        }
+      }
+      onSettled?.();
+    },
+    deadline,
+  );
+  return settled;
+}
+
+function outcomeSummary(settled: Settled[]): string {
+  const counts = new Map<string, number>();
+  for (const s of settled) {
+    const key = `${s.intent} ${s.status === 'completed' ? s.outcome : 'FAILED'}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  const failures = settled.filter((s) => s.status === 'failed').slice(0, 3);
+  return (
+    [...counts.entries()].map(([key, count]) => `${count} × ${key}`).join(', ') +
+    failures.map((f) => `\n      failed ${f.workflowId}: ${f.error}`).join('')
+  );
+}
+
+/** Did the target end up with every user, and the group with every one of them as member? */
+function verifyTarget(scim: ScimTestServer, tag: string, n: number, groupName: string): string {
+  const users = scim.users().filter((u) => u.userName.startsWith(`${tag}-`));
+  const group = scim.groups().find((g) => g.displayName === groupName);
+  const memberIds = new Set(group?.members?.map((m) => m.value) ?? []);
+  const members = users.filter((u) => memberIds.has(u.id)).length;
+  const ok = users.length === n && members === n && memberIds.size === n;
+  return `${ok ? 'OK' : 'MISMATCH'}: target holds ${users.length}/${n} users, group "${groupName}" has ${memberIds.size} members (${members} of them the run's users)`;
+}
+
+interface RunResult {
+  name: string;
+  label: string;
+  users: number;
+  seconds: number;
+  requests: { total: number; writes: number; byKind: string };
+  verification: string;
+  usage: Usage;
+  notes: string[];
+}
+
+function requestCounts(scim: ScimTestServer): RunResult['requests'] {
+  const byKind = new Map<string, number>();
+  for (const r of scim.requests) {
+    const kind = `${r.method} ${r.path.replace(/^\/(Users|Groups)\/[^/]+/, '/$1/:id')}`;
+    byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
+  }
+  return {
+    total: scim.requests.length,
+    writes: scim.requests.filter((r) => ['POST', 'PUT', 'PATCH', 'DELETE'].includes(r.method)).length,
+    byKind: [...byKind.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([kind, count]) => `${kind} ×${count}`)
+      .join(', '),
+  };
+}
+
+/** Start/close times of the intent workflows of one app, from visibility (retried until all are listed). */
+async function intentStats(
+  stack: Stack,
+  appId: string,
+  expected: number,
+  t0Epoch: number,
+): Promise<string[]> {
+  const temporal = stack.temporal as Client;
+  const query = `ScimAppId = '${appId}' AND ScimIntent != 'intentLane' AND ExecutionStatus != 'Running'`;
+  let rows: { intent: string; start: number; close: number }[] = [];
+  for (let attempt = 0; attempt < 20; attempt++) {
+    rows = [];
+    for await (const execution of temporal.workflow.list({ query })) {
+      if (!execution.closeTime) continue;
+      rows.push({
+        intent: execution.type,
+        start: execution.startTime.getTime(),
+        close: execution.closeTime.getTime(),
+      });
+    }
+    if (rows.length >= expected) break;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  const byIntent = new Map<string, typeof rows>();
+  for (const row of rows) byIntent.set(row.intent, [...(byIntent.get(row.intent) ?? []), row]);
+  return [...byIntent.entries()].map(([intent, list]) => {
+    const durations = list.map((r) => r.close - r.start);
+    const mean = durations.reduce((a, b) => a + b, 0) / durations.length;
+    const firstStart = (Math.min(...list.map((r) => r.start)) - t0Epoch) / 1000;
+    const lastClose = (Math.max(...list.map((r) => r.close)) - t0Epoch) / 1000;
+    return (
+      `${intent.padEnd(20)} ${String(list.length).padStart(5)} runs, each ${mean.toFixed(0)} ms mean / ` +
+      `${percentile(durations, 0.5).toFixed(0)} ms p50 / ${percentile(durations, 0.95).toFixed(0)} ms p95 (start→close); ` +
+      `first started at +${firstStart.toFixed(1)} s, last closed at +${lastClose.toFixed(1)} s`
+    );
+  });
+}
+
+// ── the runs ─────────────────────────────────────────────────────────────────────────────────────
+
+async function groupRun(stack: Stack, rss: RssSampler, n: number, c: number, tag: string, timeoutS: number) {
+  const scim = await stack.newScimServer();
+  const app = await createApp(stack, scim, `Bench ${tag}`);
+  log(`${tag}: creating ${n} directory users and a group holding them`);
+  const userIds = await createDirectoryUsers(stack, tag, n, c);
+  const groupName = `${tag} group`;
+  const group = await stack.ok<{ id: string }>('POST', '/api/groups', {
+    displayName: groupName,
+    memberIds: userIds,
+  });
+  scim.resetRequests();
+  stack.exchanges.reset();
+
+  log(`${tag}: assigning the group to the app (timed)`);
+  const deadline = new Deadline(`${tag} (group assignment)`, timeoutS);
+  const usage = measureUsage(rss, stack.temporalPid);
+  const t0 = performance.now();
+  const t0Epoch = Date.now();
+  const assigned = await stack.ok<{ operations: Operation[] }>(
+    'PUT',
+    `/api/apps/${app.id}/groups/${group.id}`,
+  );
+  const apiMs = performance.now() - t0;
+  const settled = await settleAll(stack, assigned.operations, deadline);
+  const seconds = (performance.now() - t0) / 1000;
+  const used = usage();
+
+  const notes = [
+    `PUT /api/apps/:id/groups/:groupId answered in ${apiMs.toFixed(0)} ms; operations: ${outcomeSummary(settled)}`,
+  ];
+  for (const op of assigned.operations) {
+    const history = await (stack.temporal as Client).workflow.getHandle(op.workflowId).fetchHistory();
+    notes.push(
+      `${op.intent} workflow: ${(historySpanMs(history) / 1000).toFixed(2)} s from first to last event`,
+    );
+    for (const t of activityTimings(history)) {
+      notes.push(
+        `  activity ${t.activityType.padEnd(24)} ×${t.count}: ran ${(t.runMs / 1000).toFixed(2)} s, ` +
+          `queued ${t.queuedMs.toFixed(0)} ms${t.attempts > t.count ? `, ${t.attempts - t.count} retries` : ''}`,
+      );
+    }
+  }
+  notes.push(...(await intentStats(stack, app.id, assigned.operations.length, t0Epoch)));
+  notes.push('SCIM calls as the worker saw them:', ...stack.exchanges.summary().map((line) => `  ${line}`));
+  notes.push(describeUsage(used));
+  return { scim, tag, n, seconds, groupName, used, notes };
+}
+
+async function oneByOneRun(
+  stack: Stack,
+  rss: RssSampler,
+  n: number,
+  c: number,
+  tag: string,
+  timeoutS: number,
+) {
+  const scim = await stack.newScimServer();
+  const app = await createApp(stack, scim, `Bench ${tag}`);
+  log(`${tag}: creating ${n} directory users, and an empty group assigned to the app (untimed)`);
+  const userIds = await createDirectoryUsers(stack, tag, n, c);
+  const groupName = `${tag} group`;
+  const group = await stack.ok<{ id: string }>('POST', '/api/groups', {
+    displayName: groupName,
+    memberIds: [],
+  });
+  const setupDeadline = new Deadline(`${tag} (empty group)`, 120);
+  const assigned = await stack.ok<{ operations: Operation[] }>(
+    'PUT',
+    `/api/apps/${app.id}/groups/${group.id}`,
+  );
+  await settleAll(stack, assigned.operations, setupDeadline);
+  scim.resetRequests();
+  stack.exchanges.reset();
+
+  log(`${tag}: adding ${n} users to the group one by one, ${c} API calls at a time (timed)`);
+  const deadline = new Deadline(`${tag} (one by one)`, timeoutS);
+  const usage = measureUsage(rss, stack.temporalPid);
+  const t0 = performance.now();
+  const t0Epoch = Date.now();
+  const operations: Operation[] = [];
+  const callMs: number[] = [];
+  let settledCount = 0;
+  let apiDone = 0;
+  const progress = setInterval(() => {
+    const elapsed = ((performance.now() - t0) / 1000).toFixed(0);
+    log(
+      `${tag}: +${elapsed} s, ${apiDone}/${n} API calls answered, ${settledCount}/${operations.length} operations closed`,
+    );
+  }, 10_000);
+  progress.unref();
+  let apiMs: number;
+  let settled: Settled[];
+  try {
+    await forEachLimit(
+      userIds,
+      c,
+      async (userId) => {
+        const started = performance.now();
+        const response = await stack.ok<{ operations: Operation[] }>(
+          'PUT',
+          `/api/groups/${group.id}/members/${userId}`,
+        );
+        callMs.push(performance.now() - started);
+        operations.push(...response.operations);
+        apiDone++;
+      },
+      deadline,
+    );
+    apiMs = performance.now() - t0;
+    settled = await settleAll(stack, operations, deadline, () => settledCount++);
+  } finally {
+    clearInterval(progress);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const used = usage();
+
+  const notes = [
+    `all ${n} PUT /api/groups/:id/members/:userId answered after ${(apiMs / 1000).toFixed(2)} s ` +
+      `(per call: mean ${(callMs.reduce((a, b) => a + b, 0) / callMs.length).toFixed(0)} ms, ` +
+      `p95 ${percentile(callMs, 0.95).toFixed(0)} ms, max ${Math.max(...callMs).toFixed(0)} ms)`,
+    `operations: ${outcomeSummary(settled)}`,
+    ...(await intentStats(stack, app.id, operations.length, t0Epoch)),
+    'SCIM calls as the worker saw them:',
+    ...stack.exchanges.summary().map((line) => `  ${line}`),
+    describeUsage(used),
+  ];
+  return { scim, tag, n, seconds, groupName, used, notes };
+}
+
+async function baselineRun(
+  stack: Stack,
+  rss: RssSampler,
+  n: number,
+  c: number,
+  tag: string,
+  timeoutS: number,
+) {
+  const scim = await stack.newScimServer();
+  const agent = new http.Agent({ keepAlive: true, maxSockets: c });
+  const target = axios.create({
+    baseURL: scim.url,
+    headers: {
+      Authorization: `Bearer ${scim.token}`,
+      Accept: 'application/scim+json, application/json',
+      'Content-Type': 'application/scim+json',
+    },
+    httpAgent: agent,
+    validateStatus: () => true,
+  });
+  const expect2xx = (what: string, response: { status: number; data: unknown }) => {
+    if (response.status >= 300)
+      throw new Error(`${what} answered ${response.status}: ${JSON.stringify(response.data)}`);
+  };
+  // The same bodies scimflow would send for these users.
+  const timestamp = new Date().toISOString();
+  const payloads = userNames(tag, n).map((userName) => {
+    const user: DirectoryUser = {
+      id: randomUUID(),
+      active: true,
+      createdAt: timestamp,
+      updatedAt: timestamp,
+      ...directoryUserInput(userName),
+    };
+    return desiredScimUser(user);
+  });
+  const groupName = `${tag} group`;
+  scim.resetRequests();
+
+  log(`${tag}: POST ${n} users straight to the SCIM server, ${c} at a time, then the group (timed)`);
+  const deadline = new Deadline(`${tag} (baseline)`, timeoutS);
+  const usage = measureUsage(rss, stack.temporalPid);
+  const t0 = performance.now();
+  const remoteIds: string[] = new Array(n);
+  try {
+    await forEachLimit(
+      payloads,
+      c,
+      async (payload, i) => {
+        const response = await target.post<{ id: string }>('/Users', payload);
+        expect2xx(`POST /Users ${payload.userName}`, response);
+        remoteIds[i] = response.data.id;
+      },
+      deadline,
+    );
+    const usersMs = performance.now() - t0;
+    const created = await target.post<{ id: string }>(
+      '/Groups',
+      desiredScimGroup({ id: randomUUID(), displayName: groupName }),
+    );
+    expect2xx('POST /Groups', created);
+    const batches = membershipPatchBatches(remoteIds, [], BATCH_SIZE);
+    for (const operations of batches) {
+      deadline.check();
+      const response = await target.patch(`/Groups/${created.data.id}`, {
+        schemas: [SCIM_SCHEMAS.patchOp],
+        Operations: operations,
+      });
+      expect2xx('PATCH /Groups', response);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const used = usage();
+    const notes = [
+      `users created after ${(usersMs / 1000).toFixed(2)} s; group + ${batches.length} PATCH(es) took ` +
+        `${(seconds - usersMs / 1000).toFixed(2)} s`,
+      describeUsage(used),
+    ];
+    return { scim, tag, n, seconds, groupName, used, notes };
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** Which code was measured: the tree changes between runs, so the report names the commit (best effort). */
+function codeVersion(): string {
+  try {
+    const git = (...args: string[]) =>
+      execFileSync('git', args, {
+        cwd: path.resolve(__dirname, '..'),
+        encoding: 'utf8',
+        stdio: 'pipe',
+      }).trim();
+    const dirty = git('status', '--porcelain', '--', 'src').length > 0;
+    return `commit ${git('rev-parse', '--short', 'HEAD')}${dirty ? ' + uncommitted changes in src/' : ''}`;
+  } catch {
+    return 'commit unknown';
+  }
+}
+
+// ── main ─────────────────────────────────────────────────────────────────────────────────────────
+
+const labels: Record<RunName, string> = {
+  baseline: 'baseline: direct SCIM calls',
+  group: 'engine: assign group of N (createGroup)',
+  'one-by-one': 'engine: N users join one by one',
+};
+
+async function main(): Promise<number> {
+  const options = parseOptions();
+  const { users: n, concurrency: c, timeoutSeconds } = options;
+  const rss = new RssSampler();
+  const stack = new Stack();
+  let stopping = false;
+  const results: RunResult[] = [];
+  let exitCode = 0;
+
+  // Past a timeout, in-flight calls fail as everything is closed; that is expected, not a crash.
+  process.on('unhandledRejection', (error) => {
+    if (stopping) return;
+    log(`unhandled rejection: ${error instanceof Error ? error.stack : String(error)}`);
+  });
+  const interrupt = () => {
+    log('interrupted; stopping everything');
+    stopping = true;
+    void stack.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  // Last resort: whatever hangs, the process ends (the dev server is SIGKILLed on exit by startDevServer).
+  const hardLimitS = timeoutSeconds * (options.runs.length + 1) + 300;
+  setTimeout(() => {
+    log(`hard limit of ${hardLimitS} s reached; exiting`);
+    process.exit(3);
+  }, hardLimitS * 1000).unref();
+
+  const header =
+    `scimflow provisioning bench — N=${n} users, concurrency C=${c} (API calls and baseline POSTs in flight), ` +
+    `PATCH batch ${BATCH_SIZE}, timeout ${timeoutSeconds} s per run\n` +
+    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB RAM, ` +
+    `Node ${process.version}, ${os.platform()} ${os.release()}; scimflow ${codeVersion()}`;
+  log(header.replace('\n', '\n[bench] '));
+
+  try {
+    log('starting Temporal dev server, workflow bundle, worker, directory and API');
+    await stack.start(c);
+    log(
+      `stack up: ${Object.entries(stack.setupMs)
+        .map(([what, ms]) => `${what} ${(ms / 1000).toFixed(1)} s`)
+        .join(', ')}; API at ${stack.apiUrl}`,
+    );
+
+    if (options.warmup) {
+      const started = performance.now();
+      log('warm-up (untimed): a group of 10 through the engine, 20 direct users');
+      if (options.runs.some((r) => r !== 'baseline')) await groupRun(stack, rss, 10, c, 'warmup-engine', 120);
+      await baselineRun(stack, rss, 20, c, 'warmup-direct', 120);
+      log(`warm-up done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    }
+
+    const runners: Record<RunName, typeof groupRun> = {
+      group: groupRun,
+      'one-by-one': oneByOneRun,
+      baseline: baselineRun,
+    };
+    for (const name of options.runs) {
+      const run = await runners[name](stack, rss, n, c, name, timeoutSeconds);
+      const result: RunResult = {
+        name,
+        label: labels[name],
+        users: n,
+        seconds: run.seconds,
+        requests: requestCounts(run.scim),
+        verification: verifyTarget(run.scim, run.tag, n, run.groupName),
+        usage: run.used,
+        notes: run.notes,
+      };
+      results.push(result);
+      log(
+        `${name}: ${result.seconds.toFixed(2)} s, ${(n / result.seconds).toFixed(1)} users/s, ` +
+          `${result.requests.total} HTTP calls (${result.requests.writes} writes); ${result.verification}`,
+      );
+      if (!result.verification.startsWith('OK')) exitCode = 1;
+    }
+  } catch (error) {
+    exitCode = 1;
+    if (error instanceof DeadlineExceeded) log(`STOPPED: ${error.message}`);
+    else log(`FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  }
+
+  const temporalMemory = processMemoryMb(stack.temporalPid);
+  stopping = true;
+  log('stopping everything');
+  const stopStarted = performance.now();
+  await stack.stop();
+  rss.stop();
+  log(`stopped in ${((performance.now() - stopStarted) / 1000).toFixed(1)} s`);
+
+  printReport(header, results, temporalMemory);
+  return exitCode;
+}
+
+function printReport(
+  header: string,
+  results: RunResult[],
+  temporalMemory: { peak: number } | undefined,
+): void {
+  const baseline = results.find((r) => r.name === 'baseline');
+  const rows = results.map((r) => [
+    r.label,
+    String(r.users),
+    r.seconds.toFixed(2),
+    (r.users / r.seconds).toFixed(1),
+    String(r.requests.total),
+    String(r.requests.writes),
+    baseline ? `${(baseline.seconds / r.seconds).toFixed(3)}×` : 'n/a',
+  ]);
+  const out: string[] = ['', header, ''];
+  out.push(
+    markdownTable(
+      ['run', 'users', 'seconds', 'users/s', 'HTTP calls', 'writes', 'throughput vs baseline'],
+      rows,
+    ),
+  );
+  out.push(
+    '',
+    'seconds: engine runs from the API call(s) until every operation they returned has closed; baseline from the',
+    'first POST /Users to the last PATCH. HTTP calls/writes: requests the SCIM target received (writes =',
+    'POST/PUT/PATCH/DELETE). one-by-one excludes assigning the (empty) group beforehand.',
+  );
+  const peakRssMb = process.resourceUsage().maxRSS / 1024;
+  out.push(
+    '',
+    `memory: peak RSS of the bench process (worker + API + SCIM servers + baseline client) ${peakRssMb.toFixed(0)} MB; ` +
+      `Temporal dev server ${temporalMemory ? `${temporalMemory.peak.toFixed(0)} MB` : 'n/a'}`,
+  );
+  for (const r of results) {
+    out.push('', `### ${r.label}`, `  target: ${r.verification}`, `  requests: ${r.requests.byKind}`);
+    out.push(...r.notes.map((note) => `  ${note}`));
+  }
+  console.log(out.join('\n'));
+}
+
+main()
+  .then((code) => process.exit(code))
+  .catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
