@@ -227,17 +227,12 @@ export async function freePort(): Promise<number> {
 async function whyNotReady(ip: string, port: number, namespace: string): Promise<string | null> {
   // A cheap TCP probe first: the gRPC client would otherwise spend its whole connect timeout on a closed port.
   if (!(await acceptsTcpConnections(ip, port))) return `gRPC port ${port} not accepting connections`;
-  let connection: Connection | undefined;
+  const connection = Connection.lazy({ address: `${ip}:${port}` });
   try {
-    connection = await Connection.connect({
-      address: `${ip}:${port}`,
-      connectTimeout: READY_CHECK_DEADLINE_MS,
-    });
-    const client = connection;
     const deadline = Date.now() + READY_CHECK_DEADLINE_MS;
-    await client.withDeadline(deadline, () => client.workflowService.describeNamespace({ namespace }));
-    const { customAttributes } = await client.withDeadline(deadline, () =>
-      client.operatorService.listSearchAttributes({ namespace }),
+    await connection.withDeadline(deadline, () => connection.workflowService.describeNamespace({ namespace }));
+    const { customAttributes } = await connection.withDeadline(deadline, () =>
+      connection.operatorService.listSearchAttributes({ namespace }),
     );
     const missing = customSearchAttributes.filter((key) => !(key.name in (customAttributes ?? {})));
     if (missing.length > 0) {
@@ -247,7 +242,7 @@ async function whyNotReady(ip: string, port: number, namespace: string): Promise
   } catch (error) {
     return `namespace ${namespace} not usable yet: ${errorMessage(error)}`;
   } finally {
-    await connection?.close();
+    await connection.close();
   }
 }
 
