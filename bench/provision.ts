@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- --users N [--concurrency C] [--timeout S] [--runs group,one-by-one,baseline] [--no-warmup]`
+ * `npm run bench -- --users N [--concurrency C] [--timeout S] [--runs baseline,group,one-by-one] [--no-warmup]`
  *
  * Provisioning throughput of scimflow against a real SCIM server (scimmy, from test/support), compared with
  * plain direct SCIM calls, all in one process on this machine. It starts everything itself — a headless
@@ -7,13 +7,15 @@
  * the API on loopback — and stops it all at the end.
  *
  * Runs (each against a fresh SCIM server, so each really creates its users):
+ * - baseline:   POST /Users straight to the SCIM server, C at a time, then POST /Groups and PATCH add
+ *               members in batches of 100.
  * - group:      N users in one group; the timed part is PUT /api/apps/:id/groups/:groupId and the one
  *               createGroup workflow it starts (members provisioned inside one activity, PATCHed in batches).
  * - one-by-one: an empty group is assigned first (untimed); then PUT /api/groups/:id/members/:userId for each
- *               user, C calls at a time, each starting provisionUser + syncGroupMembership; timed until every
- *               operation those calls returned has closed.
- * - baseline:   POST /Users straight to the SCIM server, C at a time, then POST /Groups and PATCH add
- *               members in batches of 100.
+ *               user, C calls at a time, each starting the intents the API plans (provisionUser, which joins
+ *               the user to the remote group); timed until every operation those calls returned has closed.
+ *
+ * The baseline runs first, while the process is quiet; the one-by-one run leaves idle lanes behind.
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -44,14 +46,13 @@ import type { IntentResult } from '../src/workflows/intents';
 import { createWorker } from '../src/worker';
 import { type ScimTestServer, startScimServer } from '../test/support/scimServer';
 import {
-  activityTimings,
   Deadline,
   DeadlineExceeded,
   describeUsage,
   ExchangeStats,
   findChildPid,
   forEachLimit,
-  historySpanMs,
+  meanTimings,
   log,
   markdownTable,
   measureUsage,
@@ -59,14 +60,17 @@ import {
   processMemoryMb,
   RssSampler,
   type Usage,
+  WORKFLOW_TASK,
 } from './support';
 
 const BATCH_SIZE = 100;
 const SETTLE_PARALLELISM = 16;
+/** Histories fetched per intent type to show where a run's time goes. */
+const HISTORY_SAMPLE = 20;
 const QUEUED_POLL_MS = 100;
 const STOP_STEP_MS = 15_000;
 const API_TOKEN = `bench-${randomUUID()}`;
-const ALL_RUNS = ['group', 'one-by-one', 'baseline'] as const;
+const ALL_RUNS = ['baseline', 'group', 'one-by-one'] as const;
 type RunName = (typeof ALL_RUNS)[number];
 
 // ── options ──────────────────────────────────────────────────────────────────────────────────────
@@ -420,7 +424,8 @@ async function intentStats(
   for (let attempt = 0; attempt < 20; attempt++) {
     rows = [];
     for await (const execution of temporal.workflow.list({ query })) {
-      if (!execution.closeTime) continue;
+      // Runs started before the timed window (the one-by-one run's empty group) are setup, not measured.
+      if (!execution.closeTime || execution.startTime.getTime() < t0Epoch) continue;
       rows.push({
         intent: execution.type,
         start: execution.startTime.getTime(),
@@ -443,6 +448,42 @@ async function intentStats(
       `first started at +${firstStart.toFixed(1)} s, last closed at +${lastClose.toFixed(1)} s`
     );
   });
+}
+
+/**
+ * Where one intent's time goes: mean activity and workflow-task timings over a few sampled histories per
+ * intent type. "queued" is scheduled → started (waiting for a poller or a free slot), "ran" started → closed.
+ */
+async function historyNotes(stack: Stack, operations: Operation[], sample: number): Promise<string[]> {
+  const temporal = stack.temporal as Client;
+  const byIntent = new Map<string, Operation[]>();
+  for (const op of operations) byIntent.set(op.intent, [...(byIntent.get(op.intent) ?? []), op]);
+  const notes: string[] = [];
+  for (const [intent, ops] of byIntent) {
+    const step = Math.max(1, Math.floor(ops.length / sample));
+    const picked = ops.filter((_, i) => i % step === 0).slice(0, sample);
+    const histories = await Promise.all(
+      picked.map((op) => temporal.workflow.getHandle(op.workflowId).fetchHistory()),
+    );
+    const { spanMs, timings } = meanTimings(histories);
+    const accounted = timings.reduce((total, t) => total + t.queuedMs + t.runMs, 0);
+    notes.push(
+      `${intent} history${picked.length > 1 ? `, mean of ${picked.length} sampled runs` : ''}: ` +
+        `${(spanMs / 1000).toFixed(2)} s first → last event, of which ${((spanMs - accounted) / 1000).toFixed(2)} s ` +
+        'between tasks (child start, timers, server)',
+    );
+    const format = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
+    for (const t of timings.sort((a, b) =>
+      a.activityType === WORKFLOW_TASK ? 1 : b.activityType === WORKFLOW_TASK ? -1 : 0,
+    )) {
+      const count = Number.isInteger(t.count) ? String(t.count) : t.count.toFixed(1);
+      notes.push(
+        `  ${t.activityType.padEnd(26)} ×${count.padEnd(4)} queued ${format(t.queuedMs).padStart(8)}, ran ${format(t.runMs).padStart(8)}` +
+          (t.attempts > t.count ? `, ${(t.attempts - t.count).toFixed(1)} retries` : ''),
+      );
+    }
+  }
+  return notes;
 }
 
 // ── the runs ─────────────────────────────────────────────────────────────────────────────────────
@@ -477,18 +518,7 @@ async function groupRun(stack: Stack, rss: RssSampler, n: number, c: number, tag
   const notes = [
     `PUT /api/apps/:id/groups/:groupId answered in ${apiMs.toFixed(0)} ms; operations: ${outcomeSummary(settled)}`,
   ];
-  for (const op of assigned.operations) {
-    const history = await (stack.temporal as Client).workflow.getHandle(op.workflowId).fetchHistory();
-    notes.push(
-      `${op.intent} workflow: ${(historySpanMs(history) / 1000).toFixed(2)} s from first to last event`,
-    );
-    for (const t of activityTimings(history)) {
-      notes.push(
-        `  activity ${t.activityType.padEnd(24)} ×${t.count}: ran ${(t.runMs / 1000).toFixed(2)} s, ` +
-          `queued ${t.queuedMs.toFixed(0)} ms${t.attempts > t.count ? `, ${t.attempts - t.count} retries` : ''}`,
-      );
-    }
-  }
+  notes.push(...(await historyNotes(stack, assigned.operations, 1)));
   notes.push(...(await intentStats(stack, app.id, assigned.operations.length, t0Epoch)));
   notes.push('SCIM calls as the worker saw them:', ...stack.exchanges.summary().map((line) => `  ${line}`));
   notes.push(describeUsage(used));
@@ -569,6 +599,7 @@ async function oneByOneRun(
       `p95 ${percentile(callMs, 0.95).toFixed(0)} ms, max ${Math.max(...callMs).toFixed(0)} ms)`,
     `operations: ${outcomeSummary(settled)}`,
     ...(await intentStats(stack, app.id, operations.length, t0Epoch)),
+    ...(await historyNotes(stack, operations, HISTORY_SAMPLE)),
     'SCIM calls as the worker saw them:',
     ...stack.exchanges.summary().map((line) => `  ${line}`),
     describeUsage(used),

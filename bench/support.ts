@@ -244,49 +244,84 @@ const eventMs = (event: HistoryEvent) =>
   asNumber(event.eventTime?.seconds) * 1000 + asNumber(event.eventTime?.nanos) / 1e6;
 
 export interface ActivityTiming {
+  /** An activity type, or "(workflow task)" for the workflow's own tasks. */
   activityType: string;
   count: number;
-  /** Scheduled → started: waiting for a worker slot / task queue. */
+  /** Scheduled → started: waiting in the task queue for a worker slot / poller. */
   queuedMs: number;
   /** Started → closed. */
   runMs: number;
   attempts: number;
 }
 
-/** How long each activity type of one workflow run waited and ran. */
+export const WORKFLOW_TASK = '(workflow task)';
+
+/** How long each activity type (and the workflow tasks) of one workflow run waited and ran. */
 export function activityTimings(history: History): ActivityTiming[] {
   const scheduled = new Map<number, { type: string; at: number; startedAt?: number; attempt?: number }>();
   const byType = new Map<string, ActivityTiming>();
+  const close = (scheduledEventId: unknown, at: number) => {
+    const entry = scheduled.get(asNumber(scheduledEventId));
+    if (!entry) return;
+    let timing = byType.get(entry.type);
+    if (!timing) {
+      timing = { activityType: entry.type, count: 0, queuedMs: 0, runMs: 0, attempts: 0 };
+      byType.set(entry.type, timing);
+    }
+    const startedAt = entry.startedAt ?? entry.at;
+    timing.count++;
+    timing.queuedMs += startedAt - entry.at;
+    timing.runMs += at - startedAt;
+    timing.attempts += entry.attempt ?? 1;
+  };
   for (const event of history.events ?? []) {
     const at = eventMs(event);
-    const sched = event.activityTaskScheduledEventAttributes;
-    if (sched) scheduled.set(asNumber(event.eventId), { type: sched.activityType?.name ?? '?', at });
-    const started = event.activityTaskStartedEventAttributes;
+    const id = asNumber(event.eventId);
+    const activityScheduled = event.activityTaskScheduledEventAttributes;
+    if (activityScheduled) scheduled.set(id, { type: activityScheduled.activityType?.name ?? '?', at });
+    if (event.workflowTaskScheduledEventAttributes) scheduled.set(id, { type: WORKFLOW_TASK, at });
+    const started = event.activityTaskStartedEventAttributes ?? event.workflowTaskStartedEventAttributes;
     if (started) {
       const entry = scheduled.get(asNumber(started.scheduledEventId));
-      if (entry) Object.assign(entry, { startedAt: at, attempt: started.attempt ?? 1 });
+      const attempt = event.activityTaskStartedEventAttributes?.attempt ?? 1;
+      if (entry) Object.assign(entry, { startedAt: at, attempt });
     }
     const closed =
       event.activityTaskCompletedEventAttributes ??
       event.activityTaskFailedEventAttributes ??
-      event.activityTaskTimedOutEventAttributes;
-    if (closed) {
-      const entry = scheduled.get(asNumber(closed.scheduledEventId));
-      if (!entry) continue;
-      let timing = byType.get(entry.type);
-      if (!timing)
-        byType.set(
-          entry.type,
-          (timing = { activityType: entry.type, count: 0, queuedMs: 0, runMs: 0, attempts: 0 }),
-        );
-      const startedAt = entry.startedAt ?? entry.at;
-      timing.count++;
-      timing.queuedMs += startedAt - entry.at;
-      timing.runMs += at - startedAt;
-      timing.attempts += entry.attempt ?? 1;
-    }
+      event.activityTaskTimedOutEventAttributes ??
+      event.workflowTaskCompletedEventAttributes ??
+      event.workflowTaskFailedEventAttributes ??
+      event.workflowTaskTimedOutEventAttributes;
+    if (closed) close(closed.scheduledEventId, at);
   }
   return [...byType.values()];
+}
+
+/** Mean timings over several histories of the same workflow type. */
+export function meanTimings(histories: History[]): { spanMs: number; timings: ActivityTiming[] } {
+  const byType = new Map<string, ActivityTiming>();
+  for (const history of histories) {
+    for (const t of activityTimings(history)) {
+      const sum = byType.get(t.activityType) ?? { ...t, count: 0, queuedMs: 0, runMs: 0, attempts: 0 };
+      sum.count += t.count;
+      sum.queuedMs += t.queuedMs;
+      sum.runMs += t.runMs;
+      sum.attempts += t.attempts;
+      byType.set(t.activityType, sum);
+    }
+  }
+  const k = Math.max(1, histories.length);
+  return {
+    spanMs: histories.reduce((total, h) => total + historySpanMs(h), 0) / k,
+    timings: [...byType.values()].map((t) => ({
+      ...t,
+      count: t.count / k,
+      queuedMs: t.queuedMs / k,
+      runMs: t.runMs / k,
+      attempts: t.attempts / k,
+    })),
+  };
 }
 
 /** Wall time from the first to the last event of a history. */

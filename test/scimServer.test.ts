@@ -345,7 +345,13 @@ describe('fault proxy', () => {
     expect(response.status).toBe(201);
     expect(response.data.meta.location).toBe(`${proxy.url}/Users/${response.data.id}`);
     expect(target.users().some((user) => user.userName === 'proxied@example.com')).toBe(true);
-    expect(proxy.received.at(-1)).toEqual({ method: 'POST', path: '/Users', status: 201, targetStatus: 201 });
+    expect(proxy.received.at(-1)).toEqual({
+      method: 'POST',
+      path: '/Users',
+      status: 201,
+      targetStatus: 201,
+      receivedAt: expect.any(Number),
+    });
   });
 
   it('answers a queued 503 with Retry-After and a SCIM error body, then lets the next request through', async () => {

