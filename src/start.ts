@@ -67,7 +67,8 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info('stopping');
     await api.close();
-    worker.shutdown();
+    // The Temporal runtime also reacts to SIGINT/SIGTERM by shutting workers down; only ask if it has not.
+    if (worker.getState() === 'RUNNING') worker.shutdown();
     await workerRun;
     await workerConnection.close();
     await temporal.connection.close();
