@@ -194,7 +194,8 @@ interface ExchangeTally {
   count: number;
   totalMs: number;
   durations: number[];
-  errors: number;
+  /** Non-2xx answers and transport errors (timeouts, resets), by status. */
+  errors: Map<string, number>;
 }
 
 /** Collects ScimClient's onExchange reports: calls and latency per method and path shape. */
@@ -209,11 +210,14 @@ export class ExchangeStats {
   }) => {
     const kind = `${exchange.method} ${exchange.path.replace(/^\/(Users|Groups)\/[^/?]+/, '/$1/:id')}`;
     let tally = this.byKind.get(kind);
-    if (!tally) this.byKind.set(kind, (tally = { count: 0, totalMs: 0, durations: [], errors: 0 }));
+    if (!tally) this.byKind.set(kind, (tally = { count: 0, totalMs: 0, durations: [], errors: new Map() }));
     tally.count++;
     tally.totalMs += exchange.durationMs;
     tally.durations.push(exchange.durationMs);
-    if (exchange.status === 'error' || exchange.status >= 400) tally.errors++;
+    if (exchange.status === 'error' || exchange.status >= 300) {
+      const status = String(exchange.status);
+      tally.errors.set(status, (tally.errors.get(status) ?? 0) + 1);
+    }
   };
 
   reset(): void {
@@ -226,9 +230,11 @@ export class ExchangeStats {
       .map(([kind, t]) => {
         const sorted = [...t.durations].sort((a, b) => a - b);
         const p95 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))];
+        const errors = [...t.errors.entries()].map(([status, count]) => `${count}× ${status}`).join(', ');
         return (
-          `${kind.padEnd(24)} ${String(t.count).padStart(6)} calls, mean ${(t.totalMs / t.count).toFixed(1)} ms, ` +
-          `p95 ${p95.toFixed(0)} ms, sum ${(t.totalMs / 1000).toFixed(1)} s${t.errors ? `, ${t.errors} errors` : ''}`
+          `${kind.padEnd(28)} ${String(t.count).padStart(6)} calls, mean ${(t.totalMs / t.count).toFixed(1)} ms, ` +
+          `p95 ${p95.toFixed(0)} ms, max ${sorted[sorted.length - 1].toFixed(0)} ms` +
+          (errors ? `; errors: ${errors} (retried)` : '')
         );
       });
   }

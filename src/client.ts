@@ -3,7 +3,7 @@ import { Client, Connection, type ConnectionOptions, WorkflowNotFoundError } fro
 import type { Config } from './config';
 import type { DirectoryStore, OperationRecord } from './directory/store';
 import { scimAppId, scimIntent, scimResourceId, scimResourceType } from './temporal/searchAttributes';
-import { type IntentRequest, type IntentResult, resourceOf } from './workflows/intents';
+import { type IntentRequest, type IntentResult, type QueuedIntent, resourceOf } from './workflows/intents';
 import type { intentLane } from './workflows/intentLane';
 
 /** Address, TLS and API key as Temporal's own tools read them from the environment. */
@@ -80,51 +80,101 @@ const quoted = (value: string) => `'${value.replace(/\\/g, '\\\\').replace(/'/g,
 
 /**
  * Typed starters: the one way the API, the CLI and the tests start provisioning work. Each intent is
- * recorded in the directory (which numbers it), then queued on its (app, resource) lane, which is started
- * if idle.
+ * recorded in the directory's outbox (which numbers it), then queued on its (app, resource) lane, which is
+ * started if idle.
  */
 export class ScimflowClient {
   constructor(
     private readonly client: Client,
     private readonly store: DirectoryStore,
-    private readonly options: { taskQueue: string; uiUrl: string; namespace: string },
+    private readonly options: {
+      taskQueue: string;
+      uiUrl: string;
+      namespace: string;
+      onDeliveryFailure?: (workflowId: string, error: unknown) => void;
+      deliveryTimeoutMs?: number;
+    },
   ) {}
 
   get temporal(): Client {
     return this.client;
   }
 
+  /**
+   * Records each intent in the directory's outbox (which numbers it and so names its workflow), then hands it to
+   * its lane. An intent Temporal could not take stays in the outbox and `deliverPending` hands it over later, still
+   * after any earlier intent of the same lane: nothing issued is lost, and nothing overtakes.
+   */
   async dispatch(
     requests: IntentRequest[],
   ): Promise<{ workflowId: string; appId: string; intent: string }[]> {
-    const operations = [];
+    const recorded: OperationRecord[] = [];
     for (const request of requests) {
       const { resourceType, resourceId } = resourceOf(request);
       const appId = request.input.appId;
-      const operation = await this.store.recordOperation(
-        { appId, intent: request.intent, resourceType, resourceId },
-        (sequence) => `${request.intent}:${appId}:${resourceId}:${sequence}`,
+      const laneId = `lane:${appId}:${resourceType}:${resourceId}`;
+      recorded.push(
+        await this.store.recordOperation(
+          { appId, intent: request.intent, resourceType, resourceId, laneId },
+          (sequence) => {
+            const workflowId = `${request.intent}:${appId}:${resourceId}:${sequence}`;
+            const queued: QueuedIntent = { ...request, workflowId };
+            return { workflowId, request: queued };
+          },
+        ),
       );
-      await this.client.workflow.signalWithStart<
-        typeof intentLane,
-        [typeof request & { workflowId: string }]
-      >('intentLane', {
-        workflowId: `lane:${appId}:${resourceType}:${resourceId}`,
-        taskQueue: this.options.taskQueue,
-        args: [[]],
-        signal: 'enqueueIntent',
-        signalArgs: [{ ...request, workflowId: operation.workflowId }],
-        staticSummary: `lane for ${resourceType} ${resourceId} in app ${appId}`,
-        typedSearchAttributes: [
-          { key: scimAppId, value: appId },
-          { key: scimResourceType, value: resourceType },
-          { key: scimResourceId, value: resourceId },
-          { key: scimIntent, value: 'intentLane' },
-        ],
-      });
-      operations.push({ workflowId: operation.workflowId, appId, intent: request.intent });
     }
-    return operations;
+    await this.deliver(recorded);
+    return recorded.map(({ workflowId, appId, intent }) => ({ workflowId, appId, intent }));
+  }
+
+  /** Hands over what the outbox still holds (after Temporal was unreachable); answers how many were delivered. */
+  async deliverPending(limit = 500): Promise<number> {
+    return this.deliver(await this.store.undispatchedOperations(limit));
+  }
+
+  private async deliver(operations: OperationRecord[]): Promise<number> {
+    const blockedLanes = new Set<string>();
+    let delivered = 0;
+    for (const operation of operations) {
+      if (blockedLanes.has(operation.laneId)) continue;
+      if (await this.store.hasUndispatchedBefore(operation.laneId, operation.sequence)) {
+        blockedLanes.add(operation.laneId);
+        continue;
+      }
+      try {
+        await this.signalLane(operation);
+        await this.store.markOperationDispatched(operation.workflowId);
+        delivered++;
+      } catch (error) {
+        blockedLanes.add(operation.laneId);
+        this.options.onDeliveryFailure?.(operation.workflowId, error);
+      }
+    }
+    return delivered;
+  }
+
+  private async signalLane(operation: OperationRecord): Promise<void> {
+    // Bounded, so an API call does not hang while Temporal is down; the outbox keeps the intent meanwhile.
+    const deadline = Date.now() + (this.options.deliveryTimeoutMs ?? 5_000);
+    await this.client.connection.withDeadline(deadline, () => this.startOrSignalLane(operation));
+  }
+
+  private async startOrSignalLane(operation: OperationRecord) {
+    return this.client.workflow.signalWithStart<typeof intentLane, [QueuedIntent]>('intentLane', {
+      workflowId: operation.laneId,
+      taskQueue: this.options.taskQueue,
+      args: [[]],
+      signal: 'enqueueIntent',
+      signalArgs: [operation.request as QueuedIntent],
+      staticSummary: `lane for ${operation.resourceType} ${operation.resourceId} in app ${operation.appId}`,
+      typedSearchAttributes: [
+        { key: scimAppId, value: operation.appId },
+        { key: scimResourceType, value: operation.resourceType },
+        { key: scimResourceId, value: operation.resourceId },
+        { key: scimIntent, value: 'intentLane' },
+      ],
+    });
   }
 
   async operation(workflowId: string): Promise<OperationView | null> {

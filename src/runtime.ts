@@ -24,23 +24,42 @@ export function resolveApiToken(config: Config): { token: string; source: 'envir
   return { token, source: file };
 }
 
-/** Wires the API to a store and a Temporal client. */
+const OUTBOX_INTERVAL_MS = 5_000;
+
+/** Wires the API to a store and a Temporal client, and keeps the intent outbox flowing. */
 export async function createApiServer(options: {
   config: Config;
   store: DirectoryStore;
   temporal: Client;
   token: string;
   logger?: Logger | false;
+  outboxIntervalMs?: number;
 }) {
   const { config, store, temporal } = options;
+  const logger = options.logger || undefined;
   const scimflow = new ScimflowClient(temporal, store, {
     taskQueue: config.taskQueue,
     uiUrl: config.temporal.uiUrl,
     namespace: config.temporal.namespace,
+    onDeliveryFailure: (workflowId, error) =>
+      logger?.warn(
+        { workflowId, error: String(error) },
+        'Temporal did not take the intent; it stays in the outbox',
+      ),
   });
   const api = await buildApi(
     { store, planner: new IntentPlanner(store), scimflow, targets: new Targets(store) },
     { token: options.token, logger: options.logger },
   );
+
+  // Intents recorded while Temporal was unreachable (or before a crash) are handed over as soon as it answers.
+  const deliverPending = () =>
+    scimflow
+      .deliverPending()
+      .catch((error) => logger?.warn({ error: String(error) }, 'outbox delivery failed'));
+  void deliverPending();
+  const outbox = setInterval(deliverPending, options.outboxIntervalMs ?? OUTBOX_INTERVAL_MS);
+  outbox.unref();
+  api.addHook('onClose', async () => clearInterval(outbox));
   return { api, scimflow };
 }

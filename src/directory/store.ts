@@ -30,13 +30,24 @@ export interface GroupUpdate {
 }
 
 export interface OperationRecord {
+  sequence: number;
   workflowId: string;
   appId: string;
   intent: string;
   resourceType: ResourceType;
   resourceId: string;
+  /** Operations on the same lane must reach Temporal in sequence order. */
+  laneId: string;
+  /** What to hand to Temporal, opaque to the store. */
+  request: unknown;
   issuedAt: string;
+  dispatchedAt: string | null;
 }
+
+export type NewOperation = Pick<
+  OperationRecord,
+  'appId' | 'intent' | 'resourceType' | 'resourceId' | 'laneId'
+>;
 
 export type LinkUpdate = Pick<RemoteLink, 'appId' | 'resourceType' | 'localId'> &
   Partial<Pick<RemoteLink, 'remoteId' | 'lastPushed' | 'status' | 'lastError'>>;
@@ -95,11 +106,18 @@ export interface DirectoryStore {
   forgetRemoteMembershipsOfUser(appId: string, userId: string): Promise<void>;
   forgetRemoteMembershipsOfGroup(appId: string, groupId: string): Promise<void>;
 
-  /** Allocates the next operation number and records the operation under the id built from it. */
+  /**
+   * The outbox of intents: allocates the next operation number, builds the workflow id and the request from it,
+   * and records the operation as not yet dispatched.
+   */
   recordOperation(
-    operation: Omit<OperationRecord, 'workflowId' | 'issuedAt'>,
-    workflowIdFor: (sequence: number) => string,
+    operation: NewOperation,
+    build: (sequence: number) => { workflowId: string; request: unknown },
   ): Promise<OperationRecord>;
+  markOperationDispatched(workflowId: string): Promise<void>;
+  /** Operations not yet handed to Temporal, oldest first. */
+  undispatchedOperations(limit: number): Promise<OperationRecord[]>;
+  hasUndispatchedBefore(laneId: string, sequence: number): Promise<boolean>;
   getOperation(workflowId: string): Promise<OperationRecord | null>;
 
   close(): Promise<void>;

@@ -54,7 +54,9 @@ export class Harness {
     private readonly workerConnection: NativeConnection,
   ) {}
 
-  static async start(options: { scim?: ScimServerOptions } = {}): Promise<Harness> {
+  static async start(
+    options: { scim?: ScimServerOptions; outboxIntervalMs?: number } = {},
+  ): Promise<Harness> {
     quietRuntime();
     const address = process.env.SCIMFLOW_TEST_TEMPORAL_ADDRESS;
     const bundle = process.env.SCIMFLOW_TEST_WORKFLOW_BUNDLE;
@@ -80,6 +82,7 @@ export class Harness {
       temporal,
       token: API_TOKEN,
       logger: false,
+      outboxIntervalMs: options.outboxIntervalMs,
     });
     const apiUrl = await api.listen({ host: '127.0.0.1', port: 0 });
     return new Harness(

@@ -77,7 +77,16 @@ export const migrations: Record<string, Migration> = {
         .addColumn('intent', 'text', (c) => c.notNull())
         .addColumn('resource_type', 'text', (c) => c.notNull())
         .addColumn('resource_id', 'text', (c) => c.notNull())
+        .addColumn('lane_id', 'text', (c) => c.notNull())
+        .addColumn('request', 'text', (c) => c.notNull())
         .addColumn('issued_at', 'text', (c) => c.notNull())
+        .addColumn('dispatched_at', 'text')
+        .execute();
+      // The outbox: intents recorded but not yet handed to Temporal.
+      await db.schema
+        .createIndex('operations_undispatched')
+        .on('operations')
+        .columns(['dispatched_at', 'sequence'])
         .execute();
     },
   },

@@ -17,7 +17,15 @@ import type {
   UserAttributes,
   UserPatch,
 } from '../model';
-import type { DirectoryStore, GroupUpdate, LinkUpdate, OperationRecord, Page, PageRequest } from '../store';
+import type {
+  DirectoryStore,
+  GroupUpdate,
+  LinkUpdate,
+  NewOperation,
+  OperationRecord,
+  Page,
+  PageRequest,
+} from '../store';
 import { migrations } from './migrations';
 
 interface Tables {
@@ -57,7 +65,10 @@ interface Tables {
     intent: string;
     resource_type: string;
     resource_id: string;
+    lane_id: string;
+    request: string;
     issued_at: string;
+    dispatched_at: string | null;
   };
 }
 
@@ -98,6 +109,21 @@ function toApp(row: AppRow): DirectoryApp {
     auth: JSON.parse(row.auth),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+  };
+}
+
+function toOperation(row: Tables['operations']): OperationRecord {
+  return {
+    sequence: Number(row.sequence),
+    workflowId: row.workflow_id ?? '',
+    appId: row.app_id,
+    intent: row.intent,
+    resourceType: row.resource_type as ResourceType,
+    resourceId: row.resource_id,
+    laneId: row.lane_id,
+    request: JSON.parse(row.request),
+    issuedAt: row.issued_at,
+    dispatchedAt: row.dispatched_at,
   };
 }
 
@@ -638,8 +664,8 @@ export class SqliteDirectoryStore implements DirectoryStore {
   // ── operations ─────────────────────────────────────────────────────────────────────────────────
 
   async recordOperation(
-    operation: Omit<OperationRecord, 'workflowId' | 'issuedAt'>,
-    workflowIdFor: (sequence: number) => string,
+    operation: NewOperation,
+    build: (sequence: number) => { workflowId: string; request: unknown },
   ): Promise<OperationRecord> {
     return this.db.transaction().execute(async (trx) => {
       const issuedAt = now();
@@ -652,18 +678,51 @@ export class SqliteDirectoryStore implements DirectoryStore {
           intent: operation.intent,
           resource_type: operation.resourceType,
           resource_id: operation.resourceId,
+          lane_id: operation.laneId,
+          request: 'null',
           issued_at: issuedAt,
+          dispatched_at: null,
         })
         .returning('sequence')
         .executeTakeFirstOrThrow();
-      const workflowId = workflowIdFor(Number(sequence));
+      const { workflowId, request } = build(Number(sequence));
       await trx
         .updateTable('operations')
-        .set({ workflow_id: workflowId })
+        .set({ workflow_id: workflowId, request: JSON.stringify(request) })
         .where('sequence', '=', Number(sequence))
         .execute();
-      return { ...operation, workflowId, issuedAt };
+      return { ...operation, sequence: Number(sequence), workflowId, request, issuedAt, dispatchedAt: null };
     });
+  }
+
+  async markOperationDispatched(workflowId: string): Promise<void> {
+    await this.db
+      .updateTable('operations')
+      .set({ dispatched_at: now() })
+      .where('workflow_id', '=', workflowId)
+      .execute();
+  }
+
+  async undispatchedOperations(limit: number): Promise<OperationRecord[]> {
+    const rows = await this.db
+      .selectFrom('operations')
+      .selectAll()
+      .where('dispatched_at', 'is', null)
+      .orderBy('sequence')
+      .limit(limit)
+      .execute();
+    return rows.map(toOperation);
+  }
+
+  async hasUndispatchedBefore(laneId: string, sequence: number): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('operations')
+      .select('sequence')
+      .where('dispatched_at', 'is', null)
+      .where('lane_id', '=', laneId)
+      .where('sequence', '<', sequence)
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   async getOperation(workflowId: string): Promise<OperationRecord | null> {
@@ -672,15 +731,7 @@ export class SqliteDirectoryStore implements DirectoryStore {
       .selectAll()
       .where('workflow_id', '=', workflowId)
       .executeTakeFirst();
-    if (!row) return null;
-    return {
-      workflowId,
-      appId: row.app_id,
-      intent: row.intent,
-      resourceType: row.resource_type as ResourceType,
-      resourceId: row.resource_id,
-      issuedAt: row.issued_at,
-    };
+    return row ? toOperation(row) : null;
   }
 
   // ── helpers ────────────────────────────────────────────────────────────────────────────────────
