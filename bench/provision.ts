@@ -65,8 +65,8 @@ import {
 
 const BATCH_SIZE = 100;
 const SETTLE_PARALLELISM = 16;
-/** Histories fetched per intent type to show where a run's time goes. */
-const HISTORY_SAMPLE = 20;
+/** Histories read per intent type (evenly sampled beyond this) to show where a run's time goes. */
+const HISTORY_SAMPLE = 2000;
 const QUEUED_POLL_MS = 100;
 const STOP_STEP_MS = 15_000;
 const API_TOKEN = `bench-${randomUUID()}`;
@@ -462,13 +462,14 @@ async function historyNotes(stack: Stack, operations: Operation[], sample: numbe
   for (const [intent, ops] of byIntent) {
     const step = Math.max(1, Math.floor(ops.length / sample));
     const picked = ops.filter((_, i) => i % step === 0).slice(0, sample);
-    const histories = await Promise.all(
-      picked.map((op) => temporal.workflow.getHandle(op.workflowId).fetchHistory()),
-    );
+    const histories: Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>[] = [];
+    await forEachLimit(picked, SETTLE_PARALLELISM, async (op) => {
+      histories.push(await temporal.workflow.getHandle(op.workflowId).fetchHistory());
+    });
     const { spanMs, timings } = meanTimings(histories);
     const accounted = timings.reduce((total, t) => total + t.queuedMs + t.runMs, 0);
     notes.push(
-      `${intent} history${picked.length > 1 ? `, mean of ${picked.length} sampled runs` : ''}: ` +
+      `${intent} history${picked.length > 1 ? `, mean over ${picked.length} of ${ops.length} runs` : ''}: ` +
         `${(spanMs / 1000).toFixed(2)} s first → last event, of which ${((spanMs - accounted) / 1000).toFixed(2)} s ` +
         'between tasks (child start, timers, server)',
     );
@@ -479,7 +480,10 @@ async function historyNotes(stack: Stack, operations: Operation[], sample: numbe
       const count = Number.isInteger(t.count) ? String(t.count) : t.count.toFixed(1);
       notes.push(
         `  ${t.activityType.padEnd(26)} ×${count.padEnd(4)} queued ${format(t.queuedMs).padStart(8)}, ran ${format(t.runMs).padStart(8)}` +
-          (t.attempts > t.count ? `, ${(t.attempts - t.count).toFixed(1)} retries` : ''),
+          (t.attempts > t.count
+            ? `, ${Math.round((t.attempts - t.count) * histories.length)} retries in all`
+            : '') +
+          (t.failures.length ? ` after: ${t.failures.slice(0, 3).join(' | ')}` : ''),
       );
     }
   }

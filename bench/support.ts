@@ -258,20 +258,25 @@ export interface ActivityTiming {
   /** Started → closed. */
   runMs: number;
   attempts: number;
+  /** Distinct messages of the failures that made an attempt retry. */
+  failures: string[];
 }
 
 export const WORKFLOW_TASK = '(workflow task)';
 
 /** How long each activity type (and the workflow tasks) of one workflow run waited and ran. */
 export function activityTimings(history: History): ActivityTiming[] {
-  const scheduled = new Map<number, { type: string; at: number; startedAt?: number; attempt?: number }>();
+  const scheduled = new Map<
+    number,
+    { type: string; at: number; startedAt?: number; attempt?: number; lastFailure?: string }
+  >();
   const byType = new Map<string, ActivityTiming>();
   const close = (scheduledEventId: unknown, at: number) => {
     const entry = scheduled.get(asNumber(scheduledEventId));
     if (!entry) return;
     let timing = byType.get(entry.type);
     if (!timing) {
-      timing = { activityType: entry.type, count: 0, queuedMs: 0, runMs: 0, attempts: 0 };
+      timing = { activityType: entry.type, count: 0, queuedMs: 0, runMs: 0, attempts: 0, failures: [] };
       byType.set(entry.type, timing);
     }
     const startedAt = entry.startedAt ?? entry.at;
@@ -279,6 +284,8 @@ export function activityTimings(history: History): ActivityTiming[] {
     timing.queuedMs += startedAt - entry.at;
     timing.runMs += at - startedAt;
     timing.attempts += entry.attempt ?? 1;
+    if (entry.lastFailure && !timing.failures.includes(entry.lastFailure))
+      timing.failures.push(entry.lastFailure);
   };
   for (const event of history.events ?? []) {
     const at = eventMs(event);
@@ -290,7 +297,8 @@ export function activityTimings(history: History): ActivityTiming[] {
     if (started) {
       const entry = scheduled.get(asNumber(started.scheduledEventId));
       const attempt = event.activityTaskStartedEventAttributes?.attempt ?? 1;
-      if (entry) Object.assign(entry, { startedAt: at, attempt });
+      const lastFailure = event.activityTaskStartedEventAttributes?.lastFailure?.message ?? undefined;
+      if (entry) Object.assign(entry, { startedAt: at, attempt, lastFailure });
     }
     const closed =
       event.activityTaskCompletedEventAttributes ??
@@ -309,11 +317,19 @@ export function meanTimings(histories: History[]): { spanMs: number; timings: Ac
   const byType = new Map<string, ActivityTiming>();
   for (const history of histories) {
     for (const t of activityTimings(history)) {
-      const sum = byType.get(t.activityType) ?? { ...t, count: 0, queuedMs: 0, runMs: 0, attempts: 0 };
+      const sum = byType.get(t.activityType) ?? {
+        ...t,
+        count: 0,
+        queuedMs: 0,
+        runMs: 0,
+        attempts: 0,
+        failures: [],
+      };
       sum.count += t.count;
       sum.queuedMs += t.queuedMs;
       sum.runMs += t.runMs;
       sum.attempts += t.attempts;
+      for (const failure of t.failures) if (!sum.failures.includes(failure)) sum.failures.push(failure);
       byType.set(t.activityType, sum);
     }
   }

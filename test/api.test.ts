@@ -58,6 +58,31 @@ describe('the HTTP API contract', () => {
     expect((await h.ok<{ total: number }>('GET', '/api/users')).total).toBe(usersBefore.total);
   });
 
+  it('a PATCH changes only the fields it names', async () => {
+    const nat = await h.createUser('nat@example.com', { active: false, title: 'Before' });
+    const patched = await h.ok<{ active: boolean; title: string }>('PATCH', `/api/users/${nat.id}`, {
+      title: 'After',
+    });
+    expect(patched).toMatchObject({ active: false, title: 'After' });
+
+    const app = await h.createApp({ provisioning: { deleteUsers: false } });
+    const updated = await h.ok<{ provisioning: Record<string, boolean> }>('PATCH', `/api/apps/${app.id}`, {
+      provisioning: { createUsers: false },
+    });
+    expect(updated.provisioning).toMatchObject({ createUsers: false, deleteUsers: false, updateUsers: true });
+  });
+
+  it('answers unsupported bodies with 415 and unknown routes with a JSON 404', async () => {
+    const text = await axios.post(`${h.apiUrl}/api/users`, 'userName=x', {
+      headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'text/plain' },
+      validateStatus: () => true,
+    });
+    expect(text.status).toBe(415);
+    const nowhere = await h.call<{ error: string }>('GET', '/api/nowhere');
+    expect(nowhere).toMatchObject({ status: 404, body: { error: 'not-found' } });
+    expect((await h.call('GET', '/healthz?probe=1', undefined, null)).status).toBe(200);
+  });
+
   it('answers unknown ids with 404', async () => {
     expect((await h.call('GET', '/api/users/nope')).status).toBe(404);
     expect((await h.call('PATCH', '/api/groups/nope', { displayName: 'x' })).status).toBe(404);
@@ -65,6 +90,7 @@ describe('the HTTP API contract', () => {
     expect((await h.call('GET', '/api/operations/provisionUser:a:b:1')).status).toBe(404);
     const group = await h.ok<{ id: string }>('POST', '/api/groups', { displayName: 'Lonely' });
     expect((await h.call('PUT', `/api/groups/${group.id}/members/nope`)).status).toBe(404);
+    expect((await h.call('DELETE', `/api/groups/${group.id}/members/nope`)).status).toBe(404);
   });
 
   it('answers duplicates with 409 — userName ignoring case — and leaves the record as it was', async () => {

@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { DirectoryStore } from '../directory/store';
+import { RecordGoneError } from '../provisioning/errors';
 import { GroupProvisioning } from '../provisioning/groups';
 import type { Targets } from '../provisioning/targets';
 import { UserProvisioning } from '../provisioning/users';
@@ -14,8 +15,16 @@ export interface ActivityDependencies {
 /**
  * Turns a ScimError into the typed failure workflows branch on: transient and rate-limited ones are retried
  * (after the target's Retry-After when it gave one), the others are final and carry the target's detail.
+ * A record deleted from the directory meanwhile is final too.
  */
 function asActivityFailure(error: unknown): unknown {
+  if (error instanceof RecordGoneError) {
+    return ApplicationFailure.create({
+      type: 'DirectoryRecordGone',
+      message: error.message,
+      nonRetryable: true,
+    });
+  }
   if (!(error instanceof ScimError)) return error;
   return ApplicationFailure.create({
     type: scimFailureTypes[error.kind],

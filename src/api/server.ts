@@ -31,7 +31,7 @@ export async function buildApi(context: ApiContext, options: { token: string; lo
     bodyLimit: 8 * 1024 * 1024,
   }).withTypeProvider<ZodTypeProvider>();
   // Bodiless PUT/DELETE calls (`curl -X PUT …`) are fine whatever Content-Type a client sends with them.
-  api.removeContentTypeParser('application/json');
+  api.removeAllContentTypeParsers();
   api.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
     if (body === '') return done(null, undefined);
     if (!/json/i.test(request.headers['content-type'] ?? '')) {
@@ -58,7 +58,7 @@ export async function buildApi(context: ApiContext, options: { token: string; lo
   });
 
   api.addHook('onRequest', async (request, reply) => {
-    if (request.url === '/healthz') return;
+    if (request.url.split('?')[0] === '/healthz') return;
     const header = request.headers.authorization ?? '';
     const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
     if (!token || !sameSecret(token, options.token)) {
@@ -87,6 +87,8 @@ export async function buildApi(context: ApiContext, options: { token: string; lo
       return reply.code(400).send({ error: 'unknown-reference', message: error.message });
     }
     const status = (error as { statusCode?: number }).statusCode;
+    if (status === 415)
+      return reply.code(415).send({ error: 'unsupported-media-type', message: (error as Error).message });
     if (status && status >= 400 && status < 500) {
       return reply.code(status).send({ error: 'bad-request', message: (error as Error).message });
     }
@@ -94,6 +96,11 @@ export async function buildApi(context: ApiContext, options: { token: string; lo
     return reply.code(500).send({ error: 'internal', message: 'internal error; see the server log' });
   });
 
+  api.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send({ error: 'not-found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+  );
   api.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   api.get('/api/openapi.json', { schema: { hide: true } }, async () => api.swagger());
   await api.register(appRoutes(context));

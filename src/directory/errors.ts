@@ -10,7 +10,7 @@ export class DuplicateError extends Error {
   }
 }
 
-/** A referenced record does not exist; the API answers 404 (or 400 when the reference is inside the body). */
+/** A record referenced inside a request body (e.g. a member id) does not exist; the API answers 400. */
 export class UnknownReferenceError extends Error {
   constructor(
     readonly resource: string,

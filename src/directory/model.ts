@@ -11,7 +11,9 @@ const multiValued = z.object({
   primary: z.boolean().optional(),
 });
 
-export const userAttributesSchema = z
+// Defaults live only in the create schemas: zod keeps a default inside `.partial()`, which would make a PATCH
+// that leaves a field out reset it.
+const userFields = z
   .object({
     userName: z.string().trim().min(1).max(256),
     name: z
@@ -29,7 +31,7 @@ export const userAttributesSchema = z
       .optional(),
     phoneNumbers: z.array(multiValued).max(20).optional(),
     title: z.string().max(256).optional(),
-    active: z.boolean().default(true),
+    active: z.boolean(),
     externalId: z.string().max(256).optional(),
     employeeNumber: z.string().max(128).optional(),
     department: z.string().max(256).optional(),
@@ -38,8 +40,9 @@ export const userAttributesSchema = z
   })
   .strict();
 
+export const userAttributesSchema = userFields.extend({ active: z.boolean().default(true) }).strict();
 export type UserAttributes = z.infer<typeof userAttributesSchema>;
-export const userPatchSchema = userAttributesSchema.partial().strict();
+export const userPatchSchema = userFields.partial().strict();
 export type UserPatch = z.infer<typeof userPatchSchema>;
 
 export interface DirectoryUser extends UserAttributes {
@@ -66,16 +69,30 @@ export interface DirectoryGroup {
   updatedAt: string;
 }
 
+const switchNames = [
+  'createUsers',
+  'updateUsers',
+  'deleteUsers',
+  'createGroups',
+  'updateGroups',
+  'deleteGroups',
+  'groupMembership',
+] as const;
+/** Each kind of SCIM call, switched on or off per app; all on unless said otherwise. */
 export const provisioningSwitchesSchema = z
-  .object({
-    createUsers: z.boolean().default(true),
-    updateUsers: z.boolean().default(true),
-    deleteUsers: z.boolean().default(true),
-    createGroups: z.boolean().default(true),
-    updateGroups: z.boolean().default(true),
-    deleteGroups: z.boolean().default(true),
-    groupMembership: z.boolean().default(true),
-  })
+  .object(
+    Object.fromEntries(switchNames.map((name) => [name, z.boolean().default(true)])) as {
+      [K in (typeof switchNames)[number]]: z.ZodDefault<z.ZodBoolean>;
+    },
+  )
+  .strict();
+const provisioningSwitchesPatchSchema = z
+  .object(
+    Object.fromEntries(switchNames.map((name) => [name, z.boolean()])) as {
+      [K in (typeof switchNames)[number]]: z.ZodBoolean;
+    },
+  )
+  .partial()
   .strict();
 export type ProvisioningSwitches = z.infer<typeof provisioningSwitchesSchema>;
 
@@ -114,7 +131,7 @@ export const appPatchSchema = z
     name: appInputSchema.shape.name,
     baseUrl: appInputSchema.shape.baseUrl,
     auth: appAuthSchema,
-    provisioning: provisioningSwitchesSchema.partial().strict(),
+    provisioning: provisioningSwitchesPatchSchema,
     deprovisionMode: deprovisionModeSchema,
     userMatchAttribute: userMatchAttributeSchema,
     membershipBatchSize: z.number().int().min(1).max(10_000),
@@ -140,7 +157,7 @@ export function withoutSecrets(app: DirectoryApp): AppSettings {
 }
 
 export type ResourceType = 'User' | 'Group';
-export type LinkStatus = 'pending' | 'synced' | 'deprovisioned' | 'failed';
+export type LinkStatus = 'synced' | 'deprovisioned' | 'failed';
 
 /** (app, resource type, directory id) → the id the app gave the object, and what was last written there. */
 export interface RemoteLink {

@@ -49,8 +49,8 @@ export type NewOperation = Pick<
   'appId' | 'intent' | 'resourceType' | 'resourceId' | 'laneId'
 >;
 
-export type LinkUpdate = Pick<RemoteLink, 'appId' | 'resourceType' | 'localId'> &
-  Partial<Pick<RemoteLink, 'remoteId' | 'lastPushed' | 'status' | 'lastError'>>;
+export type LinkUpdate = Pick<RemoteLink, 'appId' | 'resourceType' | 'localId' | 'status'> &
+  Partial<Pick<RemoteLink, 'remoteId' | 'lastPushed' | 'lastError'>>;
 
 /**
  * The directory: the source of truth for users, groups and apps, and the memory of what was written to each app

@@ -29,7 +29,8 @@ export async function checkConnection(targets: Targets, app: DirectoryApp): Prom
     if (!(error instanceof ScimError)) throw error;
     const status = error.details.status;
     report.reachable = status !== undefined;
-    report.authenticated = status !== undefined && status !== 401 && status !== 403;
+    // Only a successful authenticated call proves the credentials (ServiceProviderConfig may be public).
+    report.authenticated = false;
     const hint =
       status === 401 || status === 403
         ? ' — check the app credentials'

@@ -1,3 +1,4 @@
+import { RecordGoneError } from './errors';
 import type { DirectoryApp, DirectoryGroup, ProvisioningSwitches } from '../directory/model';
 import { isGroupInAppScope } from '../directory/scope';
 import type { DirectoryStore } from '../directory/store';
@@ -270,7 +271,7 @@ export class GroupProvisioning {
   private async load(appId: string, groupId: string): Promise<{ app: DirectoryApp; group: DirectoryGroup }> {
     const app = await this.targets.app(appId);
     const group = await this.store.getGroup(groupId);
-    if (!group) throw new Error(`group ${groupId} is no longer in the directory`);
+    if (!group) throw new RecordGoneError('group', groupId);
     return { app, group };
   }
 }

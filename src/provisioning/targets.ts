@@ -1,3 +1,4 @@
+import { RecordGoneError } from './errors';
 import { ScimClient, type ScimClientOptions } from '../scim/client';
 import type { ServiceProviderConfig } from '../scim/schemas';
 import type { DirectoryApp } from '../directory/model';
@@ -38,7 +39,7 @@ export class Targets {
 
   async app(appId: string): Promise<DirectoryApp> {
     const app = await this.store.getApp(appId);
-    if (!app) throw new Error(`app ${appId} no longer exists`);
+    if (!app) throw new RecordGoneError('app', appId);
     return app;
   }
 

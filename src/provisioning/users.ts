@@ -1,3 +1,4 @@
+import { RecordGoneError } from './errors';
 import type { DirectoryApp, ProvisioningSwitches } from '../directory/model';
 import { isUserInAppScope } from '../directory/scope';
 import type { DirectoryStore } from '../directory/store';
@@ -161,7 +162,7 @@ export class UserProvisioning {
 
   private async requireUser(userId: string) {
     const user = await this.store.getUser(userId);
-    if (!user) throw new Error(`user ${userId} is no longer in the directory`);
+    if (!user) throw new RecordGoneError('user', userId);
     return user;
   }
 

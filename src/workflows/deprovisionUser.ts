@@ -5,7 +5,8 @@ import { type IntentResult, skipped, unchanged, type UserIntentInput, written } 
 /**
  * Take a user out of an app — because it was deleted or deactivated in the directory, removed from the app's
  * assigned group, or its group was unassigned — by deactivating it (`active: false`) or deleting it, per app.
- * Remote group memberships are removed by the groups' own membership sync.
+ * Memberships of groups the user left are removed by those groups' membership sync; a user deactivated in the
+ * directory keeps its remote memberships, as Entra ID and Okta leave them.
  */
 export async function deprovisionUser({ appId, userId, reason }: UserIntentInput): Promise<IntentResult> {
   const plan = await directory.loadUserPlan(appId, userId);

@@ -103,6 +103,7 @@ export function groupRoutes({ store, planner, scimflow }: ApiContext): FastifyPl
       async (request) => {
         const { id, userId } = request.params;
         await requireGroup(id);
+        if (!(await store.getUser(userId))) throw new NotFoundError('user', userId);
         const change = await planner.before([userId]);
         const removed = await store.removeGroupMember(id, userId);
         const requests = removed

@@ -52,9 +52,12 @@ export function userRoutes({ store, planner, scimflow }: ApiContext): FastifyPlu
         const change = await planner.before([id]);
         const updated = await store.updateUser(id, request.body);
         if (!updated) throw new NotFoundError('user', id);
+        const { updatedAt: _before, ...beforeAttributes } = updated.before;
+        const { updatedAt: _after, ...afterAttributes } = updated.after;
+        const changed = JSON.stringify(beforeAttributes) !== JSON.stringify(afterAttributes);
         const requests = await change.intentsFor({
           reason: updated.after.active ? 'removed-from-group' : 'user-deactivated',
-          updatedUserIds: [id],
+          updatedUserIds: changed ? [id] : [],
         });
         return { ...(await withGroups(updated.after)), operations: await scimflow.dispatch(requests) };
       },

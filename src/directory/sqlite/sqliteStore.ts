@@ -576,14 +576,14 @@ export class SqliteDirectoryStore implements DirectoryStore {
       local_id: update.localId,
       remote_id: update.remoteId ?? null,
       last_pushed: update.lastPushed ? JSON.stringify(update.lastPushed) : null,
-      status: update.status ?? 'pending',
+      status: update.status,
       last_error: update.lastError ?? null,
       updated_at: now(),
     };
     const changes: Partial<LinkRow> = { updated_at: row.updated_at };
     if (update.remoteId !== undefined) changes.remote_id = row.remote_id;
     if (update.lastPushed !== undefined) changes.last_pushed = row.last_pushed;
-    if (update.status !== undefined) changes.status = row.status;
+    changes.status = row.status;
     if (update.lastError !== undefined) changes.last_error = row.last_error;
     await this.db
       .insertInto('remote_links')
