@@ -66,6 +66,32 @@ describe('provisioning an app from its assigned group', () => {
     ).toEqual(['deprovisioned', 'synced', 'synced']);
   });
 
+  it('keeps the SCIM credentials out of every workflow history', async () => {
+    const app = await h.createApp({ auth: { type: 'bearer', token: h.scim.token } });
+    const olga = await h.createUser('olga@example.com');
+    const group = await h.ok<{ id: string }>('POST', '/api/groups', {
+      displayName: 'Secret',
+      memberIds: [olga.id],
+    });
+    await h.change('PUT', `/api/apps/${app.id}/groups/${group.id}`);
+    await h.change('PATCH', `/api/users/${olga.id}`, { title: 'Changed' });
+
+    const texts: string[] = [];
+    const collect = (value: unknown): void => {
+      if (value instanceof Uint8Array) texts.push(Buffer.from(value).toString('utf8'));
+      else if (typeof value === 'string') texts.push(value);
+      else if (value && typeof value === 'object') Object.values(value).forEach(collect);
+    };
+    let runs = 0;
+    for await (const run of h.temporal.workflow.list({ query: `ScimAppId = '${app.id}'` })) {
+      collect(await h.temporal.workflow.getHandle(run.workflowId, run.runId).fetchHistory());
+      runs++;
+    }
+    expect(runs).toBeGreaterThanOrEqual(3);
+    expect(texts.join('\n')).toContain('olga@example.com');
+    expect(texts.join('\n')).not.toContain(h.scim.token);
+  });
+
   it('lists every run of an app through the ScimAppId search attribute, with status and a Temporal UI link', async () => {
     const app = await h.createApp();
     const dana = await h.createUser('dana@example.com');

@@ -87,6 +87,36 @@ export class ScimClient {
     return resources[0] ?? null;
   }
 
+  /**
+   * Every resource of a type, page by page (`startIndex`/`count`, RFC 7644 §3.4.2.4) until `totalResults`.
+   * Pages are counted by what they hold, not by `itemsPerPage`, which some servers misreport; a page that brings
+   * nothing new ends the walk, so a server that ignores `startIndex` cannot loop it forever.
+   */
+  async *listAll<T extends 'Users' | 'Groups'>(
+    resourceType: T,
+    options: { pageSize?: number; filter?: string; excludedAttributes?: string } = {},
+  ): AsyncGenerator<T extends 'Users' ? ScimUser : ScimGroup> {
+    const schema = resourceType === 'Users' ? scimUserSchema : scimGroupSchema;
+    const count = options.pageSize ?? 100;
+    const seen = new Set<string>();
+    for (let startIndex = 1; ; ) {
+      const page = this.parse(
+        listResponseSchema(schema),
+        await this.send('GET', `/${resourceType}`, {
+          params: { startIndex, count, filter: options.filter, excludedAttributes: options.excludedAttributes },
+        }),
+      );
+      const resources = (page.Resources ?? []) as (T extends 'Users' ? ScimUser : ScimGroup)[];
+      const fresh = resources.filter((resource) => !seen.has(resource.id));
+      for (const resource of fresh) {
+        seen.add(resource.id);
+        yield resource;
+      }
+      startIndex += resources.length;
+      if (fresh.length === 0 || startIndex > page.totalResults) return;
+    }
+  }
+
   async getUser(id: string): Promise<ScimUser> {
     return this.parse(scimUserSchema, await this.send('GET', `/Users/${encodeURIComponent(id)}`));
   }
