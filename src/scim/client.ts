@@ -99,11 +99,16 @@ export class ScimClient {
     const schema = resourceType === 'Users' ? scimUserSchema : scimGroupSchema;
     const count = options.pageSize ?? 100;
     const seen = new Set<string>();
-    for (let startIndex = 1; ; ) {
+    for (let startIndex = 1; ;) {
       const page = this.parse(
         listResponseSchema(schema),
         await this.send('GET', `/${resourceType}`, {
-          params: { startIndex, count, filter: options.filter, excludedAttributes: options.excludedAttributes },
+          params: {
+            startIndex,
+            count,
+            filter: options.filter,
+            excludedAttributes: options.excludedAttributes,
+          },
         }),
       );
       const resources = (page.Resources ?? []) as (T extends 'Users' ? ScimUser : ScimGroup)[];
