@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Client } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import { buildApi } from './api/server';
 import { ScimflowClient } from './client';
 import type { Config } from './config';
@@ -9,6 +9,7 @@ import { IntentPlanner } from './directory/intentPlanner';
 import type { DirectoryStore } from './directory/store';
 import type { Logger } from './logger';
 import { Targets } from './provisioning/targets';
+import { ensureSearchAttributes, searchAttributeCommands } from './temporal/registerSearchAttributes';
 
 /**
  * The API token: SCIMFLOW_API_TOKEN when set; otherwise one generated once and kept (mode 0600) in the data
@@ -62,4 +63,18 @@ export async function createApiServer(options: {
   outbox.unref();
   api.addHook('onClose', async () => clearInterval(outbox));
   return { api, scimflow };
+}
+
+/** On a cluster other than the embedded dev server: register the search attributes, or say how to. */
+export async function registerSearchAttributes(temporal: Client, namespace: string, logger: Logger) {
+  // connectClient builds every client on a full Connection, which has the operator service.
+  const attributes = await ensureSearchAttributes(temporal.connection as Connection, namespace);
+  if (attributes.added.length)
+    logger.info({ added: attributes.added }, 'registered custom search attributes');
+  if (attributes.missing.length) {
+    logger.warn(
+      `custom search attributes are missing (${attributes.error}); operations cannot be listed until they are ` +
+        `registered:\n${searchAttributeCommands(namespace, attributes.missing)}`,
+    );
+  }
 }

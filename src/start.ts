@@ -3,7 +3,7 @@ import { connectClient } from './client';
 import { loadConfig } from './config';
 import { SqliteDirectoryStore } from './directory/sqlite/sqliteStore';
 import { createLogger } from './logger';
-import { createApiServer, resolveApiToken } from './runtime';
+import { createApiServer, registerSearchAttributes, resolveApiToken } from './runtime';
 import { type DevServer, findTemporalCli, startDevServer } from './temporal/devServer';
 import { connectWorker, createWorker } from './worker';
 
@@ -44,6 +44,7 @@ async function main(): Promise<void> {
   });
   const workerRun = worker.run();
   const temporal = await connectClient(config.temporal, address);
+  if (!devServer) await registerSearchAttributes(temporal, config.temporal.namespace, logger);
   const { token, source } = resolveApiToken(config);
   const { api } = await createApiServer({ config, store, temporal, token, logger });
   await api.listen({ host: config.api.host, port: config.api.port });

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { customSearchAttributes } from '../src/temporal/searchAttributes';
 import { findTemporalCli } from '../src/temporal/devServer';
+import { ensureSearchAttributes } from '../src/temporal/registerSearchAttributes';
 
 describe('Temporal dev server', () => {
   it('registers every custom search attribute', async () => {
@@ -13,6 +14,22 @@ describe('Temporal dev server', () => {
       expect(Object.keys(customAttributes ?? {})).toEqual(
         expect.arrayContaining(customSearchAttributes.map((key) => key.name)),
       );
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('registers the search attributes on a namespace of another cluster that lacks them, once', async () => {
+    const connection = await Connection.connect({ address: process.env.SCIMFLOW_TEST_TEMPORAL_ADDRESS });
+    try {
+      const namespace = `external-${Date.now()}`;
+      await connection.workflowService.registerNamespace({
+        namespace,
+        workflowExecutionRetentionPeriod: { seconds: 86_400 },
+      });
+      const names = customSearchAttributes.map((key) => key.name);
+      expect(await ensureSearchAttributes(connection, namespace)).toEqual({ added: names, missing: [] });
+      expect(await ensureSearchAttributes(connection, namespace)).toEqual({ added: [], missing: [] });
     } finally {
       await connection.close();
     }

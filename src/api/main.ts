@@ -2,7 +2,7 @@ import { connectClient } from '../client';
 import { loadConfig } from '../config';
 import { SqliteDirectoryStore } from '../directory/sqlite/sqliteStore';
 import { createLogger } from '../logger';
-import { createApiServer, resolveApiToken } from '../runtime';
+import { createApiServer, registerSearchAttributes, resolveApiToken } from '../runtime';
 
 /** `npm run api`: the HTTP API alone, against TEMPORAL_ADDRESS, so it scales apart from the workers. */
 async function main(): Promise<void> {
@@ -11,6 +11,7 @@ async function main(): Promise<void> {
   if (!config.temporal.address) throw new Error('TEMPORAL_ADDRESS is required to run the API on its own');
   const store = await SqliteDirectoryStore.open(config.dbFile);
   const temporal = await connectClient(config.temporal, config.temporal.address);
+  await registerSearchAttributes(temporal, config.temporal.namespace, logger);
   const { token, source } = resolveApiToken(config);
   const { api } = await createApiServer({ config, store, temporal, token, logger });
   await api.listen({ host: config.api.host, port: config.api.port });
