@@ -65,6 +65,8 @@ import {
 
 const BATCH_SIZE = 100;
 const SETTLE_PARALLELISM = 16;
+/** Lane histories read in the one-by-one run: each intent also costs its lane's workflow tasks. */
+const LANE_SAMPLE = 50;
 /** Histories read per intent type (evenly sampled beyond this) to show where a run's time goes. */
 const HISTORY_SAMPLE = 2000;
 const QUEUED_POLL_MS = 100;
@@ -451,6 +453,25 @@ async function intentStats(
 }
 
 /**
+ * The lanes that carried user intents. Ids follow ScimflowClient.dispatch (`lane:app:User:user`) and the
+ * intent's workflow id (`intent:app:user:sequence`); a bench may lean on that, the product must not.
+ */
+function laneOperations(operations: Operation[]): Operation[] {
+  const lanes = new Map<string, Operation>();
+  for (const op of operations) {
+    const [intent, appId, resourceId] = op.workflowId.split(':');
+    const resourceType = intent.endsWith('User') ? 'User' : 'Group';
+    const workflowId = `lane:${appId}:${resourceType}:${resourceId}`;
+    lanes.set(workflowId, {
+      workflowId,
+      appId,
+      intent: 'intentLane (still open ones lack their closing task)',
+    });
+  }
+  return [...lanes.values()];
+}
+
+/**
  * Where one intent's time goes: mean activity and workflow-task timings over a few sampled histories per
  * intent type. "queued" is scheduled → started (waiting for a poller or a free slot), "ran" started → closed.
  */
@@ -604,6 +625,7 @@ async function oneByOneRun(
     `operations: ${outcomeSummary(settled)}`,
     ...(await intentStats(stack, app.id, operations.length, t0Epoch)),
     ...(await historyNotes(stack, operations, HISTORY_SAMPLE)),
+    ...(await historyNotes(stack, laneOperations(operations), LANE_SAMPLE)),
     'SCIM calls as the worker saw them:',
     ...stack.exchanges.summary().map((line) => `  ${line}`),
     describeUsage(used),

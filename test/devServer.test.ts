@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
 import { customSearchAttributes } from '../src/temporal/searchAttributes';
 import { findTemporalCli } from '../src/temporal/devServer';
 import { ensureSearchAttributes } from '../src/temporal/registerSearchAttributes';
@@ -25,7 +26,7 @@ describe('Temporal dev server', () => {
       const namespace = `external-${Date.now()}`;
       await connection.workflowService.registerNamespace({
         namespace,
-        workflowExecutionRetentionPeriod: { seconds: 86_400 },
+        workflowExecutionRetentionPeriod: msToTs('1 day'),
       });
       const names = customSearchAttributes.map((key) => key.name);
       expect(await ensureSearchAttributes(connection, namespace)).toEqual({ added: names, missing: [] });

@@ -7,7 +7,7 @@ type ScopeSnapshot = Map<string, Set<string>>;
 
 export interface DirectoryChange {
   /** Why a user who leaves an app's scope in this change leaves it. */
-  reason: DeprovisionReason;
+  reason?: DeprovisionReason;
   /** Users whose attributes changed (written to the apps that keep them in scope). */
   updatedUserIds?: string[];
   /** Groups whose members changed, with the users who joined or left. */

@@ -52,38 +52,32 @@ export function appRoutes({ store, planner, scimflow, targets }: ApiContext): Fa
       async (request) => checkConnection(targets, await requireApp(request.params.id)),
     );
 
+    /** Assigns or unassigns a group; only an actual change issues intents. */
+    const changeAssignment = async ({ id, groupId }: { id: string; groupId: string }, assign: boolean) => {
+      await requireApp(id);
+      const group = await store.getGroup(groupId);
+      if (!group) throw new NotFoundError('group', groupId);
+      const change = await planner.before(group.memberIds);
+      const assignment = [{ appId: id, groupId }];
+      const changed = assign ? await store.assignGroup(id, groupId) : await store.unassignGroup(id, groupId);
+      const requests = changed
+        ? await change.intentsFor(
+            assign ? { assigned: assignment } : { reason: 'group-unassigned', unassigned: assignment },
+          )
+        : [];
+      return { appId: id, groupId, assigned: assign, operations: await scimflow.dispatch(requests) };
+    };
+
     api.put(
       '/api/apps/:id/groups/:groupId',
       { schema: { params: appGroupParams, tags: ['apps'] } },
-      async (request) => {
-        const { id, groupId } = request.params;
-        await requireApp(id);
-        const group = await store.getGroup(groupId);
-        if (!group) throw new NotFoundError('group', groupId);
-        const change = await planner.before(group.memberIds);
-        const assigned = await store.assignGroup(id, groupId);
-        const requests = assigned
-          ? await change.intentsFor({ reason: 'group-unassigned', assigned: [{ appId: id, groupId }] })
-          : [];
-        return { appId: id, groupId, assigned: true, operations: await scimflow.dispatch(requests) };
-      },
+      (request) => changeAssignment(request.params, true),
     );
 
     api.delete(
       '/api/apps/:id/groups/:groupId',
       { schema: { params: appGroupParams, tags: ['apps'] } },
-      async (request) => {
-        const { id, groupId } = request.params;
-        await requireApp(id);
-        const group = await store.getGroup(groupId);
-        if (!group) throw new NotFoundError('group', groupId);
-        const change = await planner.before(group.memberIds);
-        const unassigned = await store.unassignGroup(id, groupId);
-        const requests = unassigned
-          ? await change.intentsFor({ reason: 'group-unassigned', unassigned: [{ appId: id, groupId }] })
-          : [];
-        return { appId: id, groupId, assigned: false, operations: await scimflow.dispatch(requests) };
-      },
+      (request) => changeAssignment(request.params, false),
     );
 
     api.get('/api/apps/:id/links', { schema: { params: idParams, tags: ['apps'] } }, async (request) => {

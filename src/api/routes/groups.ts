@@ -78,42 +78,36 @@ export function groupRoutes({ store, planner, scimflow }: ApiContext): FastifyPl
       return { ...group, appIds, deleted: true, operations: await scimflow.dispatch(requests) };
     });
 
+    /** Adds or removes one member; only an actual change issues intents. */
+    const changeMembership = async (
+      { id, userId }: { id: string; userId: string },
+      apply: (groupId: string, userId: string) => Promise<boolean>,
+    ) => {
+      await requireGroup(id);
+      if (!(await store.getUser(userId))) throw new NotFoundError('user', userId);
+      const change = await planner.before([userId]);
+      const changed = await apply(id, userId);
+      const requests = changed
+        ? await change.intentsFor({
+            reason: 'removed-from-group',
+            membershipChanges: [{ groupId: id, userIds: [userId] }],
+          })
+        : [];
+      return { ...(await withApps(await requireGroup(id))), operations: await scimflow.dispatch(requests) };
+    };
+
     api.put(
       '/api/groups/:id/members/:userId',
       { schema: { params: memberParams, tags: ['groups'] } },
-      async (request) => {
-        const { id, userId } = request.params;
-        await requireGroup(id);
-        if (!(await store.getUser(userId))) throw new NotFoundError('user', userId);
-        const change = await planner.before([userId]);
-        const added = await store.addGroupMember(id, userId);
-        const requests = added
-          ? await change.intentsFor({
-              reason: 'removed-from-group',
-              membershipChanges: [{ groupId: id, userIds: [userId] }],
-            })
-          : [];
-        return { ...(await withApps(await requireGroup(id))), operations: await scimflow.dispatch(requests) };
-      },
+      (request) =>
+        changeMembership(request.params, (groupId, userId) => store.addGroupMember(groupId, userId)),
     );
 
     api.delete(
       '/api/groups/:id/members/:userId',
       { schema: { params: memberParams, tags: ['groups'] } },
-      async (request) => {
-        const { id, userId } = request.params;
-        await requireGroup(id);
-        if (!(await store.getUser(userId))) throw new NotFoundError('user', userId);
-        const change = await planner.before([userId]);
-        const removed = await store.removeGroupMember(id, userId);
-        const requests = removed
-          ? await change.intentsFor({
-              reason: 'removed-from-group',
-              membershipChanges: [{ groupId: id, userIds: [userId] }],
-            })
-          : [];
-        return { ...(await withApps(await requireGroup(id))), operations: await scimflow.dispatch(requests) };
-      },
+      (request) =>
+        changeMembership(request.params, (groupId, userId) => store.removeGroupMember(groupId, userId)),
     );
   };
 }
