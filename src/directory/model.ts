@@ -171,3 +171,50 @@ export interface RemoteLink {
   lastError: string | null;
   updatedAt: string;
 }
+
+export const permissionInputSchema = z
+  .object({
+    /** e.g. `billing.read`: sent to apps as an entitlement value. */
+    key: z
+      .string()
+      .trim()
+      .min(1)
+      .max(128)
+      .regex(/^[A-Za-z0-9._:/-]+$/, 'letters, digits and . _ : / - only'),
+    description: z.string().max(1024).optional(),
+  })
+  .strict();
+export type PermissionInput = z.infer<typeof permissionInputSchema>;
+export interface Permission extends PermissionInput {
+  createdAt: string;
+}
+
+export const roleInputSchema = z
+  .object({
+    name: z.string().trim().min(1).max(256),
+    permissionKeys: z.array(z.string().min(1)).max(10_000).default([]),
+    groupIds: z.array(z.string().min(1)).max(10_000).default([]),
+  })
+  .strict();
+export const rolePatchSchema = z
+  .object({ name: roleInputSchema.shape.name, permissionKeys: z.array(z.string().min(1)).max(10_000) })
+  .partial()
+  .strict();
+export type RoleInput = z.input<typeof roleInputSchema>;
+export type RolePatch = z.infer<typeof rolePatchSchema>;
+export interface Role {
+  id: string;
+  name: string;
+  permissionKeys: string[];
+  groupIds: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const appPermissionsSchema = z.object({ keys: z.array(z.string().min(1)).max(10_000) }).strict();
+
+/** A user's effective access: the roles of all their groups, and the union of those roles' permissions. */
+export interface EffectiveAccess {
+  roles: string[];
+  permissions: string[];
+}

@@ -4,10 +4,16 @@ import type {
   DirectoryApp,
   DirectoryGroup,
   DirectoryUser,
+  EffectiveAccess,
   GroupInput,
   GroupPatch,
+  Permission,
+  PermissionInput,
   RemoteLink,
   ResourceType,
+  Role,
+  RoleInput,
+  RolePatch,
   UserAttributes,
   UserPatch,
 } from './model';
@@ -119,6 +125,30 @@ export interface DirectoryStore {
   undispatchedOperations(limit: number): Promise<OperationRecord[]>;
   hasUndispatchedBefore(laneId: string, sequence: number): Promise<boolean>;
   getOperation(workflowId: string): Promise<OperationRecord | null>;
+
+  createPermission(input: PermissionInput): Promise<Permission>;
+  listPermissions(): Promise<Permission[]>;
+  getPermission(key: string): Promise<Permission | null>;
+  /** Also removes it from every role and app; answers the roles that held it. */
+  deletePermission(key: string): Promise<{ roleIds: string[] } | null>;
+
+  createRole(input: RoleInput): Promise<Role>;
+  getRole(id: string): Promise<Role | null>;
+  listRoles(): Promise<Role[]>;
+  updateRole(id: string, patch: RolePatch): Promise<Role | null>;
+  deleteRole(id: string): Promise<Role | null>;
+  assignRoleToGroup(roleId: string, groupId: string): Promise<boolean>;
+  unassignRoleFromGroup(roleId: string, groupId: string): Promise<boolean>;
+  /** Members of the groups that carry any of these roles. */
+  userIdsHoldingRoles(roleIds: string[]): Promise<string[]>;
+  /** Roles (names) and permissions (keys) of each user, through all of the user's groups. */
+  effectiveAccess(userIds: string[]): Promise<Map<string, EffectiveAccess>>;
+
+  /** The permissions an app may receive as entitlements; none assigned means none sent. */
+  appPermissionKeys(appId: string): Promise<string[]>;
+  setAppPermissionKeys(appId: string, keys: string[]): Promise<void>;
+  /** Users in the app's scope by membership (active or not): members of its assigned groups. */
+  userIdsHeldByApp(appId: string): Promise<string[]>;
 
   close(): Promise<void>;
 }

@@ -90,4 +90,45 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_roles_and_permissions': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('permissions')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('description', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('roles')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('name_key', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('role_permissions')
+        .addColumn('role_id', 'text', (c) => c.notNull().references('roles.id').onDelete('cascade'))
+        .addColumn('permission_key', 'text', (c) =>
+          c.notNull().references('permissions.key').onDelete('cascade'),
+        )
+        .addPrimaryKeyConstraint('role_permissions_pk', ['role_id', 'permission_key'])
+        .execute();
+      await db.schema
+        .createTable('role_groups')
+        .addColumn('role_id', 'text', (c) => c.notNull().references('roles.id').onDelete('cascade'))
+        .addColumn('group_id', 'text', (c) => c.notNull().references('groups.id').onDelete('cascade'))
+        .addPrimaryKeyConstraint('role_groups_pk', ['role_id', 'group_id'])
+        .execute();
+      await db.schema.createIndex('role_groups_group').on('role_groups').column('group_id').execute();
+      await db.schema
+        .createTable('app_permissions')
+        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('permission_key', 'text', (c) =>
+          c.notNull().references('permissions.key').onDelete('cascade'),
+        )
+        .addPrimaryKeyConstraint('app_permissions_pk', ['app_id', 'permission_key'])
+        .execute();
+    },
+  },
 };

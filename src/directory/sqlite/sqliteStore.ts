@@ -10,10 +10,16 @@ import type {
   DirectoryApp,
   DirectoryGroup,
   DirectoryUser,
+  EffectiveAccess,
   GroupInput,
   GroupPatch,
+  Permission,
+  PermissionInput,
   RemoteLink,
   ResourceType,
+  Role,
+  RoleInput,
+  RolePatch,
   UserAttributes,
   UserPatch,
 } from '../model';
@@ -58,6 +64,11 @@ interface Tables {
     updated_at: string;
   };
   remote_memberships: { app_id: string; group_id: string; user_id: string };
+  permissions: { key: string; description: string | null; created_at: string };
+  roles: { id: string; name: string; name_key: string; created_at: string; updated_at: string };
+  role_permissions: { role_id: string; permission_key: string };
+  role_groups: { role_id: string; group_id: string };
+  app_permissions: { app_id: string; permission_key: string };
   operations: {
     sequence: number | undefined;
     workflow_id: string | null;
@@ -96,6 +107,22 @@ function isUniqueViolation(error: unknown): boolean {
     error !== null &&
     (error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE'
   );
+}
+
+function isPrimaryKeyViolation(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+  );
+}
+
+function toPermission(row: Tables['permissions']): Permission {
+  return {
+    key: row.key,
+    ...(row.description !== null ? { description: row.description } : {}),
+    createdAt: row.created_at,
+  };
 }
 
 function toUser(row: UserRow): DirectoryUser {
@@ -734,6 +761,236 @@ export class SqliteDirectoryStore implements DirectoryStore {
     return row ? toOperation(row) : null;
   }
 
+  // ── permissions and roles ──────────────────────────────────────────────────────────────────────
+
+  async createPermission(input: PermissionInput): Promise<Permission> {
+    const createdAt = now();
+    try {
+      await this.db
+        .insertInto('permissions')
+        .values({ key: input.key, description: input.description ?? null, created_at: createdAt })
+        .execute();
+    } catch (error) {
+      if (isUniqueViolation(error) || isPrimaryKeyViolation(error)) {
+        throw new DuplicateError('permission', 'key', input.key);
+      }
+      throw error;
+    }
+    return { ...input, createdAt };
+  }
+
+  async listPermissions(): Promise<Permission[]> {
+    const rows = await this.db.selectFrom('permissions').selectAll().orderBy('key').execute();
+    return rows.map(toPermission);
+  }
+
+  async getPermission(key: string): Promise<Permission | null> {
+    const row = await this.db.selectFrom('permissions').selectAll().where('key', '=', key).executeTakeFirst();
+    return row ? toPermission(row) : null;
+  }
+
+  async deletePermission(key: string): Promise<{ roleIds: string[] } | null> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('permissions').select('key').where('key', '=', key).executeTakeFirst();
+      if (!row) return null;
+      const holders = await trx
+        .selectFrom('role_permissions')
+        .select('role_id')
+        .where('permission_key', '=', key)
+        .execute();
+      await trx.deleteFrom('permissions').where('key', '=', key).execute();
+      return { roleIds: holders.map((holder) => holder.role_id) };
+    });
+  }
+
+  async createRole(input: RoleInput): Promise<Role> {
+    const id = randomUUID();
+    const timestamp = now();
+    const permissionKeys = [...new Set(input.permissionKeys ?? [])];
+    const groupIds = [...new Set(input.groupIds ?? [])];
+    await this.db.transaction().execute(async (trx) => {
+      await this.assertPermissionsExist(trx, permissionKeys);
+      await this.assertGroupsExist(trx, groupIds);
+      try {
+        await trx
+          .insertInto('roles')
+          .values({
+            id,
+            name: input.name,
+            name_key: uniquenessKey(input.name),
+            created_at: timestamp,
+            updated_at: timestamp,
+          })
+          .execute();
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new DuplicateError('role', 'name', input.name);
+        throw error;
+      }
+      for (const slice of slices(permissionKeys)) {
+        await trx
+          .insertInto('role_permissions')
+          .values(slice.map((key) => ({ role_id: id, permission_key: key })))
+          .execute();
+      }
+      for (const slice of slices(groupIds)) {
+        await trx
+          .insertInto('role_groups')
+          .values(slice.map((groupId) => ({ role_id: id, group_id: groupId })))
+          .execute();
+      }
+    });
+    return { id, name: input.name, permissionKeys, groupIds, createdAt: timestamp, updatedAt: timestamp };
+  }
+
+  async getRole(id: string): Promise<Role | null> {
+    return this.readRole(this.db, id);
+  }
+
+  async listRoles(): Promise<Role[]> {
+    const rows = await this.db.selectFrom('roles').select('id').orderBy('created_at').orderBy('id').execute();
+    const roles: Role[] = [];
+    for (const row of rows) {
+      const role = await this.readRole(this.db, row.id);
+      if (role) roles.push(role);
+    }
+    return roles;
+  }
+
+  async updateRole(id: string, patch: RolePatch): Promise<Role | null> {
+    return this.db.transaction().execute(async (trx) => {
+      const role = await this.readRole(trx, id);
+      if (!role) return null;
+      if (patch.name !== undefined && patch.name !== role.name) {
+        try {
+          await trx
+            .updateTable('roles')
+            .set({ name: patch.name, name_key: uniquenessKey(patch.name) })
+            .where('id', '=', id)
+            .execute();
+        } catch (error) {
+          if (isUniqueViolation(error)) throw new DuplicateError('role', 'name', patch.name);
+          throw error;
+        }
+      }
+      if (patch.permissionKeys) {
+        const keys = [...new Set(patch.permissionKeys)];
+        await this.assertPermissionsExist(trx, keys);
+        await trx.deleteFrom('role_permissions').where('role_id', '=', id).execute();
+        for (const slice of slices(keys)) {
+          await trx
+            .insertInto('role_permissions')
+            .values(slice.map((key) => ({ role_id: id, permission_key: key })))
+            .execute();
+        }
+      }
+      await trx.updateTable('roles').set({ updated_at: now() }).where('id', '=', id).execute();
+      return this.readRole(trx, id);
+    });
+  }
+
+  async deleteRole(id: string): Promise<Role | null> {
+    return this.db.transaction().execute(async (trx) => {
+      const role = await this.readRole(trx, id);
+      if (!role) return null;
+      await trx.deleteFrom('roles').where('id', '=', id).execute();
+      return role;
+    });
+  }
+
+  async assignRoleToGroup(roleId: string, groupId: string): Promise<boolean> {
+    const result = await this.db
+      .insertInto('role_groups')
+      .values({ role_id: roleId, group_id: groupId })
+      .onConflict((oc) => oc.doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
+  async unassignRoleFromGroup(roleId: string, groupId: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('role_groups')
+      .where('role_id', '=', roleId)
+      .where('group_id', '=', groupId)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async userIdsHoldingRoles(roleIds: string[]): Promise<string[]> {
+    const userIds = new Set<string>();
+    for (const slice of slices([...new Set(roleIds)])) {
+      const rows = await this.db
+        .selectFrom('role_groups')
+        .innerJoin('group_members', 'group_members.group_id', 'role_groups.group_id')
+        .select('group_members.user_id')
+        .distinct()
+        .where('role_groups.role_id', 'in', slice)
+        .execute();
+      rows.forEach((row) => userIds.add(row.user_id));
+    }
+    return [...userIds];
+  }
+
+  async effectiveAccess(userIds: string[]): Promise<Map<string, EffectiveAccess>> {
+    const access = new Map<string, { roles: Set<string>; permissions: Set<string> }>();
+    for (const userId of userIds) access.set(userId, { roles: new Set(), permissions: new Set() });
+    for (const slice of slices([...new Set(userIds)])) {
+      const rows = await this.db
+        .selectFrom('group_members')
+        .innerJoin('role_groups', 'role_groups.group_id', 'group_members.group_id')
+        .innerJoin('roles', 'roles.id', 'role_groups.role_id')
+        .leftJoin('role_permissions', 'role_permissions.role_id', 'roles.id')
+        .select(['group_members.user_id', 'roles.name', 'role_permissions.permission_key'])
+        .where('group_members.user_id', 'in', slice)
+        .execute();
+      for (const row of rows) {
+        const entry = access.get(row.user_id);
+        entry?.roles.add(row.name);
+        if (row.permission_key) entry?.permissions.add(row.permission_key);
+      }
+    }
+    return new Map(
+      [...access].map(([userId, entry]) => [
+        userId,
+        { roles: [...entry.roles].sort(), permissions: [...entry.permissions].sort() },
+      ]),
+    );
+  }
+
+  async appPermissionKeys(appId: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('app_permissions')
+      .select('permission_key')
+      .where('app_id', '=', appId)
+      .orderBy('permission_key')
+      .execute();
+    return rows.map((row) => row.permission_key);
+  }
+
+  async setAppPermissionKeys(appId: string, keys: string[]): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const unique = [...new Set(keys)];
+      await this.assertPermissionsExist(trx, unique);
+      await trx.deleteFrom('app_permissions').where('app_id', '=', appId).execute();
+      for (const slice of slices(unique)) {
+        await trx
+          .insertInto('app_permissions')
+          .values(slice.map((key) => ({ app_id: appId, permission_key: key })))
+          .execute();
+      }
+    });
+  }
+
+  async userIdsHeldByApp(appId: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('app_groups')
+      .innerJoin('group_members', 'group_members.group_id', 'app_groups.group_id')
+      .select('group_members.user_id')
+      .distinct()
+      .where('app_groups.app_id', '=', appId)
+      .execute();
+    return rows.map((row) => row.user_id);
+  }
+
   // ── helpers ────────────────────────────────────────────────────────────────────────────────────
 
   private async readGroup(db: Db, id: string): Promise<DirectoryGroup | null> {
@@ -751,6 +1008,46 @@ export class SqliteDirectoryStore implements DirectoryStore {
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };
+  }
+
+  private async readRole(db: Db, id: string): Promise<Role | null> {
+    const row = await db.selectFrom('roles').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) return null;
+    const permissions = await db
+      .selectFrom('role_permissions')
+      .select('permission_key')
+      .where('role_id', '=', id)
+      .orderBy('permission_key')
+      .execute();
+    const groups = await db.selectFrom('role_groups').select('group_id').where('role_id', '=', id).execute();
+    return {
+      id: row.id,
+      name: row.name,
+      permissionKeys: permissions.map((p) => p.permission_key),
+      groupIds: groups.map((g) => g.group_id),
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+
+  private async assertPermissionsExist(db: Db, keys: string[]): Promise<void> {
+    const found = new Set<string>();
+    for (const slice of slices(keys)) {
+      const rows = await db.selectFrom('permissions').select('key').where('key', 'in', slice).execute();
+      rows.forEach((row) => found.add(row.key));
+    }
+    const missing = keys.filter((key) => !found.has(key));
+    if (missing.length) throw new UnknownReferenceError('permission', missing);
+  }
+
+  private async assertGroupsExist(db: Db, groupIds: string[]): Promise<void> {
+    const found = new Set<string>();
+    for (const slice of slices(groupIds)) {
+      const rows = await db.selectFrom('groups').select('id').where('id', 'in', slice).execute();
+      rows.forEach((row) => found.add(row.id));
+    }
+    const missing = groupIds.filter((id) => !found.has(id));
+    if (missing.length) throw new UnknownReferenceError('group', missing);
   }
 
   private async assertUsersExist(db: Db, userIds: string[]): Promise<void> {
