@@ -77,13 +77,20 @@ const switchNames = [
   'updateGroups',
   'deleteGroups',
   'groupMembership',
+  'roles',
+  'permissions',
 ] as const;
-/** Each kind of SCIM call, switched on or off per app; all on unless said otherwise. */
+/** Pushing roles and entitlements is opt-in: many targets ignore or reject attributes they do not use. */
+const switchesOffByDefault: readonly string[] = ['roles', 'permissions'];
+/**
+ * Each kind of SCIM call, switched on or off per app. `roles` sends a user's roles and `permissions` the
+ * permissions of those roles as `entitlements` (both off by default); every other switch is on by default.
+ */
 export const provisioningSwitchesSchema = z
   .object(
-    Object.fromEntries(switchNames.map((name) => [name, z.boolean().default(true)])) as {
-      [K in (typeof switchNames)[number]]: z.ZodDefault<z.ZodBoolean>;
-    },
+    Object.fromEntries(
+      switchNames.map((name) => [name, z.boolean().default(!switchesOffByDefault.includes(name))]),
+    ) as { [K in (typeof switchNames)[number]]: z.ZodDefault<z.ZodBoolean> },
   )
   .strict();
 const provisioningSwitchesPatchSchema = z

@@ -8,7 +8,13 @@ import { SCIM_SCHEMAS, type ScimGroupPayload, type ScimUserPayload } from '../sc
  */
 export function desiredScimUser(
   user: DirectoryUser,
-  related: { managerRemoteId?: string } = {},
+  related: {
+    managerRemoteId?: string;
+    /** Role names, when the app receives roles (its `roles` switch); left out otherwise. */
+    roles?: string[];
+    /** Permission keys, when the app receives entitlements (its `permissions` switch); left out otherwise. */
+    entitlements?: string[];
+  } = {},
 ): ScimUserPayload {
   const enterprise = Object.fromEntries(
     Object.entries({
@@ -31,6 +37,8 @@ export function desiredScimUser(
   if (user.emails?.length) payload.emails = user.emails;
   if (user.phoneNumbers?.length) payload.phoneNumbers = user.phoneNumbers;
   if (Object.keys(enterprise).length) payload[SCIM_SCHEMAS.enterpriseUser] = enterprise;
+  if (related.roles) payload.roles = related.roles.map((value) => ({ value }));
+  if (related.entitlements) payload.entitlements = related.entitlements.map((value) => ({ value }));
   return payload;
 }
 

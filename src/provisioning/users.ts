@@ -1,10 +1,10 @@
 import { RecordGoneError } from './errors';
-import type { DirectoryApp, ProvisioningSwitches } from '../directory/model';
+import type { DirectoryApp, EffectiveAccess, ProvisioningSwitches } from '../directory/model';
 import { isUserInAppScope } from '../directory/scope';
 import type { DirectoryStore } from '../directory/store';
-import { userPatchOperations } from '../scim/diff';
+import { type OptionalAttributes, replacementUser, userPatchOperations } from '../scim/diff';
 import { ScimError } from '../scim/errors';
-import type { ScimUserPayload } from '../scim/schemas';
+import type { PatchOperation, ScimUserPayload } from '../scim/schemas';
 import { desiredScimUser, userMatch } from './mapping';
 import type { Targets } from './targets';
 
@@ -90,15 +90,13 @@ export class UserProvisioning {
     const { app, desired } = await this.desired(appId, userId);
     const link = await this.store.getLink(appId, 'User', userId);
     if (!link?.remoteId) throw new Error(`user ${userId} has no remote link in app ${appId}`);
-    const operations = userPatchOperations(link.lastPushed ?? {}, desired);
+    const optional = optionalAttributesOf(app);
+    const operations = userPatchOperations(link.lastPushed ?? {}, desired, optional);
     if (operations.length === 0) {
       if (link.status !== 'synced') await this.store.saveLink({ ...link, status: 'synced', lastError: null });
       return { written: false, operations: 0 };
     }
-    const client = this.targets.clientFor(app);
-    if ((await this.targets.capabilities(app, client)).patch)
-      await client.patchUser(link.remoteId, operations);
-    else await client.replaceUser(link.remoteId, desired);
+    await this.write(app, link.remoteId, operations, desired);
     await this.store.saveLink({ ...link, lastPushed: desired, status: 'synced', lastError: null });
     return { written: true, operations: operations.length };
   }
@@ -108,25 +106,62 @@ export class UserProvisioning {
     const app = await this.targets.app(appId);
     const link = await this.store.getLink(appId, 'User', userId);
     if (!link?.remoteId) return { written: false };
-    const lastPushed = (link.lastPushed ?? {}) as ScimUserPayload;
+    const lastPushed = link.lastPushed ?? {};
     const deactivated = { ...lastPushed, active: false };
-    const operations = userPatchOperations(lastPushed, deactivated);
-    if (operations.length > 0 || link.status !== 'deprovisioned') {
-      const client = this.targets.clientFor(app);
-      if ((await this.targets.capabilities(app, client)).patch) {
-        await client.patchUser(link.remoteId, [{ op: 'replace', path: 'active', value: false }]);
-      } else {
-        await client.replaceUser(link.remoteId, withoutServerAttributes(deactivated));
-      }
-      await this.store.saveLink({
-        ...link,
-        lastPushed: deactivated,
-        status: 'deprovisioned',
-        lastError: null,
-      });
-      return { written: true };
+    if (link.status === 'deprovisioned' && userPatchOperations(lastPushed, deactivated).length === 0) {
+      return { written: false };
     }
-    return { written: false };
+    await this.write(app, link.remoteId, [{ op: 'replace', path: 'active', value: false }], deactivated);
+    await this.store.saveLink({ ...link, lastPushed: deactivated, status: 'deprovisioned', lastError: null });
+    return { written: true };
+  }
+
+  /**
+   * PATCH when the target supports it; otherwise GET and PUT the target's own resource with the managed
+   * attributes set, so attributes scimflow does not manage (or an app's switched-off roles) survive.
+   */
+  private async write(
+    app: DirectoryApp,
+    remoteId: string,
+    operations: PatchOperation[],
+    desired: Record<string, unknown>,
+  ): Promise<void> {
+    const client = this.targets.clientFor(app);
+    if ((await this.targets.capabilities(app, client)).patch) {
+      await client.patchUser(remoteId, operations);
+      return;
+    }
+    const current = await client.getUser(remoteId);
+    await client.replaceUser(
+      remoteId,
+      replacementUser(current, desired, optionalAttributesOf(app)) as ScimUserPayload,
+    );
+  }
+
+  /** The desired SCIM state of many users in one app, with few directory reads (for bulk work). */
+  async desiredStates(app: DirectoryApp, userIds: string[]): Promise<Map<string, ScimUserPayload>> {
+    const users = await this.store.getUsers(userIds);
+    const managerIds = users.flatMap((user) => (user.manager ? [user.manager] : []));
+    const managerLinks = new Map(
+      (await this.store.getLinks(app.id, 'User', managerIds)).map((link) => [link.localId, link.remoteId]),
+    );
+    const { roles, permissions } = app.provisioning;
+    const access =
+      roles || permissions ? await this.store.effectiveAccess(userIds) : new Map<string, EffectiveAccess>();
+    const assigned = permissions ? new Set(await this.store.appPermissionKeys(app.id)) : new Set<string>();
+    return new Map(
+      users.map((user) => [
+        user.id,
+        desiredScimUser(user, {
+          managerRemoteId: (user.manager && managerLinks.get(user.manager)) || undefined,
+          roles: roles ? (access.get(user.id)?.roles ?? []) : undefined,
+          // Only permissions assigned to the app ever reach it ("Assign Permissions"; none assigned, none sent).
+          entitlements: permissions
+            ? (access.get(user.id)?.permissions ?? []).filter((key) => assigned.has(key))
+            : undefined,
+        }),
+      ]),
+    );
   }
 
   /** Deletes the remote user; one already gone (404) counts as deleted. Forgets the link and memberships. */
@@ -171,14 +206,13 @@ export class UserProvisioning {
     userId: string,
   ): Promise<{ app: DirectoryApp; desired: ScimUserPayload }> {
     const app = await this.targets.app(appId);
-    const user = await this.requireUser(userId);
-    const managerLink = user.manager ? await this.store.getLink(appId, 'User', user.manager) : null;
-    return { app, desired: desiredScimUser(user, { managerRemoteId: managerLink?.remoteId ?? undefined }) };
+    await this.requireUser(userId);
+    const desired = (await this.desiredStates(app, [userId])).get(userId) as ScimUserPayload;
+    return { app, desired };
   }
 }
 
-/** A resource read from the target carries id/meta; a PUT body must not try to write them. */
-function withoutServerAttributes(resource: Record<string, unknown>): ScimUserPayload {
-  const { id: _id, meta: _meta, ...rest } = resource;
-  return rest as ScimUserPayload;
+/** Which optional attributes (roles, entitlements) the app receives, for diffs and replacements. */
+export function optionalAttributesOf(app: Pick<DirectoryApp, 'provisioning'>): OptionalAttributes {
+  return { roles: app.provisioning.roles, entitlements: app.provisioning.permissions };
 }

@@ -7,6 +7,14 @@ import { type PatchOperation, SCIM_SCHEMAS } from './schemas';
 interface ManagedAttribute {
   path: string;
   read(resource: Record<string, unknown>): unknown;
+  /** Managed only for apps that receive it (roles and entitlements are per-app switches). */
+  onlyWhen?: keyof OptionalAttributes;
+}
+
+/** Attributes an app may or may not receive; one it does not receive is never written, nor removed. */
+export interface OptionalAttributes {
+  roles: boolean;
+  entitlements: boolean;
 }
 
 const ENTERPRISE = SCIM_SCHEMAS.enterpriseUser;
@@ -55,6 +63,8 @@ const managedUserAttributes: ManagedAttribute[] = [
   { path: `${ENTERPRISE}:employeeNumber`, read: (r) => at(r, ENTERPRISE, 'employeeNumber') },
   { path: `${ENTERPRISE}:department`, read: (r) => at(r, ENTERPRISE, 'department') },
   { path: `${ENTERPRISE}:manager`, read: (r) => at(r, ENTERPRISE, 'manager', 'value') },
+  { path: 'roles', read: (r) => multiValued(false)(at(r, 'roles')), onlyWhen: 'roles' },
+  { path: 'entitlements', read: (r) => multiValued(false)(at(r, 'entitlements')), onlyWhen: 'entitlements' },
 ];
 
 function rawValue(resource: Record<string, unknown>, path: string): unknown {
@@ -67,6 +77,37 @@ function rawValue(resource: Record<string, unknown>, path: string): unknown {
 const sameValue = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /**
+ * A full resource for PUT (targets without PATCH): what the target holds, with every managed attribute set to
+ * its desired value — attributes scimflow does not manage survive the replace.
+ */
+export function replacementUser(
+  current: Record<string, unknown>,
+  desired: Record<string, unknown>,
+  optional: OptionalAttributes = { roles: false, entitlements: false },
+): Record<string, unknown> {
+  const { meta: _meta, ...replacement } = structuredClone(current);
+  for (const operation of userPatchOperations(current, desired, optional)) {
+    const path = operation.path as string;
+    const [head, ...rest] = path.startsWith(`${ENTERPRISE}:`)
+      ? [ENTERPRISE, path.slice(ENTERPRISE.length + 1)]
+      : path.split('.');
+    let parent = replacement as Record<string, unknown>;
+    for (const key of [head, ...rest].slice(0, -1)) {
+      parent[key] = typeof parent[key] === 'object' && parent[key] !== null ? parent[key] : {};
+      parent = parent[key] as Record<string, unknown>;
+    }
+    const leaf = [head, ...rest].at(-1) as string;
+    if (operation.op === 'remove') delete parent[leaf];
+    else parent[leaf] = operation.value;
+  }
+  const schemas = new Set([
+    ...((replacement.schemas as string[]) ?? []),
+    ...((desired.schemas as string[]) ?? []),
+  ]);
+  return { ...replacement, schemas: [...schemas] };
+}
+
+/**
  * The PATCH operations that turn `current` (what the target holds, or what was last written) into `desired`,
  * one `replace` or `remove` per managed attribute that differs, with lower-case op names (RFC 7644 §3.5.2).
  * An empty list means the target already matches: no call is made.
@@ -74,9 +115,11 @@ const sameValue = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringi
 export function userPatchOperations(
   current: Record<string, unknown>,
   desired: Record<string, unknown>,
+  optional: OptionalAttributes = { roles: false, entitlements: false },
 ): PatchOperation[] {
   const operations: PatchOperation[] = [];
   for (const attribute of managedUserAttributes) {
+    if (attribute.onlyWhen && !optional[attribute.onlyWhen]) continue;
     const want = attribute.read(desired);
     const have = attribute.read(current);
     if (sameValue(want, have)) continue;
