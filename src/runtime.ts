@@ -27,6 +27,19 @@ export function resolveApiToken(config: Config): { token: string; source: 'envir
 
 const OUTBOX_INTERVAL_MS = 5_000;
 
+export function scimflowClient(config: Config, temporal: Client, store: DirectoryStore, logger?: Logger) {
+  return new ScimflowClient(temporal, store, {
+    taskQueue: config.taskQueue,
+    uiUrl: config.temporal.uiUrl,
+    namespace: config.temporal.namespace,
+    onDeliveryFailure: (workflowId, error) =>
+      logger?.warn(
+        { workflowId, error: String(error) },
+        'Temporal did not take the intent; it stays in the outbox',
+      ),
+  });
+}
+
 /** Wires the API to a store and a Temporal client, and keeps the intent outbox flowing. */
 export async function createApiServer(options: {
   config: Config;

@@ -3,7 +3,7 @@ import { connectClient } from './client';
 import { loadConfig } from './config';
 import { SqliteDirectoryStore } from './directory/sqlite/sqliteStore';
 import { createLogger } from './logger';
-import { createApiServer, registerSearchAttributes, resolveApiToken } from './runtime';
+import { createApiServer, registerSearchAttributes, resolveApiToken, scimflowClient } from './runtime';
 import { type DevServer, findTemporalCli, startDevServer } from './temporal/devServer';
 import { connectWorker, createWorker } from './worker';
 
@@ -35,16 +35,17 @@ async function main(): Promise<void> {
   }
 
   const store = await SqliteDirectoryStore.open(config.dbFile);
+  const temporal = await connectClient(config.temporal, address);
+  if (!devServer) await registerSearchAttributes(temporal, config.temporal.namespace, logger);
   const workerConnection = await connectWorker(config, address);
   const worker = await createWorker({
     connection: workerConnection,
     namespace: config.temporal.namespace,
     taskQueue: config.taskQueue,
     store,
+    scimflow: scimflowClient(config, temporal, store, logger),
   });
   const workerRun = worker.run();
-  const temporal = await connectClient(config.temporal, address);
-  if (!devServer) await registerSearchAttributes(temporal, config.temporal.namespace, logger);
   const { token, source } = resolveApiToken(config);
   const { api } = await createApiServer({ config, store, temporal, token, logger });
   await api.listen({ host: config.api.host, port: config.api.port });

@@ -1,6 +1,7 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { connectionOptions } from './client';
+import { connectClient, connectionOptions, type ScimflowClient } from './client';
+import { scimflowClient } from './runtime';
 import { type Config, loadConfig } from './config';
 import type { DirectoryStore } from './directory/store';
 import { SqliteDirectoryStore } from './directory/sqlite/sqliteStore';
@@ -16,6 +17,8 @@ export interface WorkerOptions {
   /** A prebuilt bundle (tests, production images); without it the workflows are bundled at start. */
   workflowBundlePath?: string;
   onScimExchange?: ScimClientOptions['onExchange'];
+  /** Lets activities issue intents of their own (role and entitlement syncs update users through their lanes). */
+  scimflow?: ScimflowClient;
   maxConcurrentActivities?: number;
 }
 
@@ -25,7 +28,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    activities: createActivities({ store: options.store, targets }),
+    activities: createActivities({ store: options.store, targets, scimflow: options.scimflow }),
     ...(options.workflowBundlePath
       ? { workflowBundle: { codePath: options.workflowBundlePath } }
       : { workflowsPath: require.resolve('./workflows') }),
@@ -44,15 +47,18 @@ async function main(): Promise<void> {
   if (!config.temporal.address) throw new Error('TEMPORAL_ADDRESS is required to run a worker on its own');
   const store = await SqliteDirectoryStore.open(config.dbFile);
   const connection = await connectWorker(config, config.temporal.address);
+  const temporal = await connectClient(config.temporal, config.temporal.address);
   const worker = await createWorker({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.taskQueue,
     store,
     workflowBundlePath: process.env.SCIMFLOW_WORKFLOW_BUNDLE,
+    scimflow: scimflowClient(config, temporal, store),
   });
   logger.info({ taskQueue: config.taskQueue, namespace: config.temporal.namespace }, 'worker started');
   await worker.run();
+  await temporal.connection.close();
   await connection.close();
   await store.close();
 }

@@ -1,4 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { ScimflowClient } from '../client';
 import type { DirectoryStore } from '../directory/store';
 import { RecordGoneError } from '../provisioning/errors';
 import { GroupProvisioning } from '../provisioning/groups';
@@ -6,10 +7,13 @@ import type { Targets } from '../provisioning/targets';
 import { UserProvisioning } from '../provisioning/users';
 import { ScimError } from '../scim/errors';
 import { scimFailureTypes } from '../temporal/failureTypes';
+import { createRoleEntitlementActivities } from './roleEntitlements';
 
 export interface ActivityDependencies {
   store: DirectoryStore;
   targets: Targets;
+  /** For activities that issue intents of their own (role and entitlement syncs). */
+  scimflow?: ScimflowClient;
 }
 
 /**
@@ -53,7 +57,7 @@ function adapt<Args extends unknown[], Result>(
  * Activities are thin adapters: each is one directory read/write or one SCIM call (plus the link it records),
  * built from dependencies so tests can hand in their own store and targets.
  */
-export function createActivities({ store, targets }: ActivityDependencies) {
+export function createActivities({ store, targets, scimflow }: ActivityDependencies) {
   const users = new UserProvisioning(store, targets);
   const groups = new GroupProvisioning(store, targets, users);
   return {
@@ -95,6 +99,8 @@ export function createActivities({ store, targets }: ActivityDependencies) {
     recordGroupFailure: adapt((appId: string, groupId: string, message: string) =>
       groups.recordFailure(appId, groupId, message),
     ),
+
+    ...createRoleEntitlementActivities({ store, scimflow }),
   };
 }
 

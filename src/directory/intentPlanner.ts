@@ -30,6 +30,26 @@ export class IntentPlanner {
   async before(userIds: string[]): Promise<PendingChange> {
     return new PendingChange(this.store, userIds, await scopeOf(this.store, userIds));
   }
+
+  /**
+   * A change to roles or to what an app may receive: one `syncRoleEntitlements` per app that receives roles or
+   * entitlements (or just the given app), naming the users it may affect.
+   */
+  async afterRoleChange(
+    affected: { roleIds?: string[]; groupIds?: string[]; allUsers?: boolean },
+    options: { appId?: string; what: string },
+  ): Promise<IntentRequest[]> {
+    const apps = options.appId
+      ? [await this.store.getApp(options.appId)].filter((app) => app !== null)
+      : await this.store.listApps();
+    return apps
+      .filter((app) => app.provisioning.roles || app.provisioning.permissions)
+      .map((app) => ({
+        intent: 'syncRoleEntitlements' as const,
+        input: { appId: app.id, ...affected },
+        summary: `syncRoleEntitlements → ${app.name}: ${options.what}`,
+      }));
+  }
 }
 
 export class PendingChange {
@@ -77,6 +97,7 @@ export class PendingChange {
     }
 
     const entering = new Set<string>();
+    const changedMembers = new Set((change.membershipChanges ?? []).flatMap((c) => c.userIds));
     for (const userId of this.userIds) {
       const before = this.scopeBefore.get(userId) ?? new Set<string>();
       const after = scopeAfter.get(userId) ?? new Set<string>();
@@ -94,7 +115,11 @@ export class PendingChange {
             userIntent('provisionUser', app, userId);
             entering.add(`${appId} ${userId}`);
           }
-        } else if (change.updatedUserIds?.includes(userId) && app.provisioning.updateUsers) {
+        } else if (
+          (change.updatedUserIds?.includes(userId) && app.provisioning.updateUsers) ||
+          // A membership change may change the user's roles, and with them its entitlements.
+          (changedMembers.has(userId) && (app.provisioning.roles || app.provisioning.permissions))
+        ) {
           userIntent('updateUser', app, userId);
         }
       }

@@ -40,7 +40,8 @@ export interface OperationRecord {
   workflowId: string;
   appId: string;
   intent: string;
-  resourceType: ResourceType;
+  /** `Roles` for the role and entitlement syncs of an app (resource id `roles`). */
+  resourceType: ResourceType | 'Roles';
   resourceId: string;
   /** Operations on the same lane must reach Temporal in sequence order. */
   laneId: string;

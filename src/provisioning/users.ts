@@ -2,7 +2,7 @@ import { RecordGoneError } from './errors';
 import type { DirectoryApp, EffectiveAccess, ProvisioningSwitches } from '../directory/model';
 import { isUserInAppScope } from '../directory/scope';
 import type { DirectoryStore } from '../directory/store';
-import { type OptionalAttributes, replacementUser, userPatchOperations } from '../scim/diff';
+import { type AttributeSelection, replacementUser, userPatchOperations } from '../scim/diff';
 import { ScimError } from '../scim/errors';
 import type { PatchOperation, ScimUserPayload } from '../scim/schemas';
 import { desiredScimUser, userMatch } from './mapping';
@@ -90,14 +90,19 @@ export class UserProvisioning {
     const { app, desired } = await this.desired(appId, userId);
     const link = await this.store.getLink(appId, 'User', userId);
     if (!link?.remoteId) throw new Error(`user ${userId} has no remote link in app ${appId}`);
-    const optional = optionalAttributesOf(app);
-    const operations = userPatchOperations(link.lastPushed ?? {}, desired, optional);
+    const selection = attributeSelectionOf(app);
+    const lastPushed = link.lastPushed ?? {};
+    const operations = userPatchOperations(lastPushed, desired, selection);
     if (operations.length === 0) {
       if (link.status !== 'synced') await this.store.saveLink({ ...link, status: 'synced', lastError: null });
       return { written: false, operations: 0 };
     }
-    await this.write(app, link.remoteId, operations, desired);
-    await this.store.saveLink({ ...link, lastPushed: desired, status: 'synced', lastError: null });
+    await this.write(app, link.remoteId, operations, (current) =>
+      replacementUser(current, desired, selection),
+    );
+    // What the target now holds: the selected attributes as desired, the others as they were.
+    const written = replacementUser(lastPushed, desired, selection);
+    await this.store.saveLink({ ...link, lastPushed: written, status: 'synced', lastError: null });
     return { written: true, operations: operations.length };
   }
 
@@ -111,31 +116,31 @@ export class UserProvisioning {
     if (link.status === 'deprovisioned' && userPatchOperations(lastPushed, deactivated).length === 0) {
       return { written: false };
     }
-    await this.write(app, link.remoteId, [{ op: 'replace', path: 'active', value: false }], deactivated);
+    await this.write(app, link.remoteId, [{ op: 'replace', path: 'active', value: false }], (current) => ({
+      ...current,
+      active: false,
+    }));
     await this.store.saveLink({ ...link, lastPushed: deactivated, status: 'deprovisioned', lastError: null });
     return { written: true };
   }
 
   /**
-   * PATCH when the target supports it; otherwise GET and PUT the target's own resource with the managed
-   * attributes set, so attributes scimflow does not manage (or an app's switched-off roles) survive.
+   * PATCH when the target supports it; otherwise GET the target's own resource, change it, and PUT it back, so
+   * attributes scimflow does not write (unmanaged ones, or an app's switched-off roles) survive the replace.
    */
   private async write(
     app: DirectoryApp,
     remoteId: string,
     operations: PatchOperation[],
-    desired: Record<string, unknown>,
+    replacementOf: (current: Record<string, unknown>) => Record<string, unknown>,
   ): Promise<void> {
     const client = this.targets.clientFor(app);
     if ((await this.targets.capabilities(app, client)).patch) {
       await client.patchUser(remoteId, operations);
       return;
     }
-    const current = await client.getUser(remoteId);
-    await client.replaceUser(
-      remoteId,
-      replacementUser(current, desired, optionalAttributesOf(app)) as ScimUserPayload,
-    );
+    const { meta: _meta, ...current } = await client.getUser(remoteId);
+    await client.replaceUser(remoteId, replacementOf(current) as ScimUserPayload);
   }
 
   /** The desired SCIM state of many users in one app, with few directory reads (for bulk work). */
@@ -212,7 +217,11 @@ export class UserProvisioning {
   }
 }
 
-/** Which optional attributes (roles, entitlements) the app receives, for diffs and replacements. */
-export function optionalAttributesOf(app: Pick<DirectoryApp, 'provisioning'>): OptionalAttributes {
-  return { roles: app.provisioning.roles, entitlements: app.provisioning.permissions };
+/** Which managed attributes the app's switches let scimflow write: core attributes, roles, entitlements. */
+export function attributeSelectionOf(app: Pick<DirectoryApp, 'provisioning'>): AttributeSelection {
+  return {
+    core: app.provisioning.updateUsers,
+    roles: app.provisioning.roles ?? false,
+    entitlements: app.provisioning.permissions ?? false,
+  };
 }

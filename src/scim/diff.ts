@@ -7,15 +7,21 @@ import { type PatchOperation, SCIM_SCHEMAS } from './schemas';
 interface ManagedAttribute {
   path: string;
   read(resource: Record<string, unknown>): unknown;
-  /** Managed only for apps that receive it (roles and entitlements are per-app switches). */
-  onlyWhen?: keyof OptionalAttributes;
+  /** Which switch of the app governs it: the core attributes, roles, or entitlements. */
+  group: keyof AttributeSelection;
 }
 
-/** Attributes an app may or may not receive; one it does not receive is never written, nor removed. */
-export interface OptionalAttributes {
+/**
+ * Which of the managed attributes an app receives (its `updateUsers`, `roles` and `permissions` switches).
+ * An attribute it does not receive is never written, nor removed.
+ */
+export interface AttributeSelection {
+  core: boolean;
   roles: boolean;
   entitlements: boolean;
 }
+
+const coreOnly: AttributeSelection = { core: true, roles: false, entitlements: false };
 
 const ENTERPRISE = SCIM_SCHEMAS.enterpriseUser;
 
@@ -50,21 +56,21 @@ function multiValued(lowercaseValues: boolean) {
 }
 
 const managedUserAttributes: ManagedAttribute[] = [
-  { path: 'userName', read: (r) => at(r, 'userName') },
-  { path: 'externalId', read: (r) => at(r, 'externalId') },
-  { path: 'name.givenName', read: (r) => at(r, 'name', 'givenName') },
-  { path: 'name.familyName', read: (r) => at(r, 'name', 'familyName') },
-  { path: 'name.formatted', read: (r) => at(r, 'name', 'formatted') },
-  { path: 'displayName', read: (r) => at(r, 'displayName') },
-  { path: 'title', read: (r) => at(r, 'title') },
-  { path: 'active', read: (r) => asBoolean(at(r, 'active')) },
-  { path: 'emails', read: (r) => multiValued(true)(at(r, 'emails')) },
-  { path: 'phoneNumbers', read: (r) => multiValued(false)(at(r, 'phoneNumbers')) },
-  { path: `${ENTERPRISE}:employeeNumber`, read: (r) => at(r, ENTERPRISE, 'employeeNumber') },
-  { path: `${ENTERPRISE}:department`, read: (r) => at(r, ENTERPRISE, 'department') },
-  { path: `${ENTERPRISE}:manager`, read: (r) => at(r, ENTERPRISE, 'manager', 'value') },
-  { path: 'roles', read: (r) => multiValued(false)(at(r, 'roles')), onlyWhen: 'roles' },
-  { path: 'entitlements', read: (r) => multiValued(false)(at(r, 'entitlements')), onlyWhen: 'entitlements' },
+  { path: 'userName', read: (r) => at(r, 'userName'), group: 'core' },
+  { path: 'externalId', read: (r) => at(r, 'externalId'), group: 'core' },
+  { path: 'name.givenName', read: (r) => at(r, 'name', 'givenName'), group: 'core' },
+  { path: 'name.familyName', read: (r) => at(r, 'name', 'familyName'), group: 'core' },
+  { path: 'name.formatted', read: (r) => at(r, 'name', 'formatted'), group: 'core' },
+  { path: 'displayName', read: (r) => at(r, 'displayName'), group: 'core' },
+  { path: 'title', read: (r) => at(r, 'title'), group: 'core' },
+  { path: 'active', read: (r) => asBoolean(at(r, 'active')), group: 'core' },
+  { path: 'emails', read: (r) => multiValued(true)(at(r, 'emails')), group: 'core' },
+  { path: 'phoneNumbers', read: (r) => multiValued(false)(at(r, 'phoneNumbers')), group: 'core' },
+  { path: `${ENTERPRISE}:employeeNumber`, read: (r) => at(r, ENTERPRISE, 'employeeNumber'), group: 'core' },
+  { path: `${ENTERPRISE}:department`, read: (r) => at(r, ENTERPRISE, 'department'), group: 'core' },
+  { path: `${ENTERPRISE}:manager`, read: (r) => at(r, ENTERPRISE, 'manager', 'value'), group: 'core' },
+  { path: 'roles', read: (r) => multiValued(false)(at(r, 'roles')), group: 'roles' },
+  { path: 'entitlements', read: (r) => multiValued(false)(at(r, 'entitlements')), group: 'entitlements' },
 ];
 
 function rawValue(resource: Record<string, unknown>, path: string): unknown {
@@ -83,10 +89,10 @@ const sameValue = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringi
 export function replacementUser(
   current: Record<string, unknown>,
   desired: Record<string, unknown>,
-  optional: OptionalAttributes = { roles: false, entitlements: false },
+  selection: AttributeSelection = coreOnly,
 ): Record<string, unknown> {
   const { meta: _meta, ...replacement } = structuredClone(current);
-  for (const operation of userPatchOperations(current, desired, optional)) {
+  for (const operation of userPatchOperations(current, desired, selection)) {
     const path = operation.path as string;
     const [head, ...rest] = path.startsWith(`${ENTERPRISE}:`)
       ? [ENTERPRISE, path.slice(ENTERPRISE.length + 1)]
@@ -115,11 +121,11 @@ export function replacementUser(
 export function userPatchOperations(
   current: Record<string, unknown>,
   desired: Record<string, unknown>,
-  optional: OptionalAttributes = { roles: false, entitlements: false },
+  selection: AttributeSelection = coreOnly,
 ): PatchOperation[] {
   const operations: PatchOperation[] = [];
   for (const attribute of managedUserAttributes) {
-    if (attribute.onlyWhen && !optional[attribute.onlyWhen]) continue;
+    if (!selection[attribute.group]) continue;
     const want = attribute.read(desired);
     const have = attribute.read(current);
     if (sameValue(want, have)) continue;

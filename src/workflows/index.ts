@@ -7,3 +7,4 @@ export { createGroup } from './createGroup';
 export { updateGroup } from './updateGroup';
 export { deleteGroup } from './deleteGroup';
 export { syncGroupMembership } from './syncGroupMembership';
+export { syncRoleEntitlements } from './syncRoleEntitlements';

@@ -4,7 +4,7 @@
  */
 export const userIntents = ['provisionUser', 'updateUser', 'deprovisionUser'] as const;
 export const groupIntents = ['createGroup', 'updateGroup', 'deleteGroup', 'syncGroupMembership'] as const;
-export const intentNames = [...userIntents, ...groupIntents] as const;
+export const intentNames = [...userIntents, ...groupIntents, 'syncRoleEntitlements'] as const;
 
 export type UserIntentName = (typeof userIntents)[number];
 export type GroupIntentName = (typeof groupIntents)[number];
@@ -24,9 +24,21 @@ export interface GroupIntentInput {
   groupId: string;
 }
 
+/**
+ * Which users a role change may affect in one app: members of these groups, holders of these roles, or every
+ * user the app holds (after its assigned permissions changed).
+ */
+export interface EntitlementsIntentInput {
+  appId: string;
+  roleIds?: string[];
+  groupIds?: string[];
+  allUsers?: boolean;
+}
+
 export type IntentRequest =
   | { intent: UserIntentName; input: UserIntentInput; summary: string }
-  | { intent: GroupIntentName; input: GroupIntentInput; summary: string };
+  | { intent: GroupIntentName; input: GroupIntentInput; summary: string }
+  | { intent: 'syncRoleEntitlements'; input: EntitlementsIntentInput; summary: string };
 
 export type QueuedIntent = IntentRequest & { workflowId: string };
 
@@ -35,10 +47,17 @@ export interface IntentResult {
   detail: string;
 }
 
-export function resourceOf(request: IntentRequest): { resourceType: 'User' | 'Group'; resourceId: string } {
-  return 'userId' in request.input
-    ? { resourceType: 'User', resourceId: request.input.userId }
-    : { resourceType: 'Group', resourceId: request.input.groupId };
+/**
+ * The resource an intent is about, which names its lane. Role and entitlement syncs of one app share one lane,
+ * so changes that arrive together are applied one after the other.
+ */
+export function resourceOf(request: IntentRequest): {
+  resourceType: 'User' | 'Group' | 'Roles';
+  resourceId: string;
+} {
+  if ('userId' in request.input) return { resourceType: 'User', resourceId: request.input.userId };
+  if ('groupId' in request.input) return { resourceType: 'Group', resourceId: request.input.groupId };
+  return { resourceType: 'Roles', resourceId: 'roles' };
 }
 
 export const written = (detail: string): IntentResult => ({ outcome: 'written', detail });

@@ -26,7 +26,7 @@ export async function provisionUser({ appId, userId }: UserIntentInput): Promise
       }
 
       let changed = false;
-      if (!created && plan.switches.updateUsers) {
+      if (!created && writesUserAttributes(plan.switches)) {
         changed = await pushChangesOrRecreate(appId, userId, label);
       }
 
@@ -51,6 +51,15 @@ async function createOrAdopt(appId: string, userId: string, label: string): Prom
     const adopted = await scim(`GET /Users?filter (adopt ${label})`).findAndLinkRemoteUser(appId, userId);
     if (!adopted) throw error;
   }
+}
+
+/** Whether any of the app's switches lets an existing remote user be written: attributes, roles or entitlements. */
+export function writesUserAttributes(switches: {
+  updateUsers: boolean;
+  roles?: boolean;
+  permissions?: boolean;
+}) {
+  return switches.updateUsers || Boolean(switches.roles) || Boolean(switches.permissions);
 }
 
 /** A 404 on the linked id means the user was deleted remotely: forget the link and create it again. */

@@ -1,7 +1,7 @@
 import { directory } from './activities';
 import { recordingFailure } from './failures';
 import { type IntentResult, skipped, unchanged, type UserIntentInput, written } from './intents';
-import { provisionUser, pushChangesOrRecreate } from './provisionUser';
+import { provisionUser, pushChangesOrRecreate, writesUserAttributes } from './provisionUser';
 
 /**
  * Write a changed user to an app: PATCH with only what changed (a full PUT for apps without PATCH), and no
@@ -13,7 +13,8 @@ export async function updateUser(input: UserIntentInput): Promise<IntentResult> 
   const plan = await directory.loadUserPlan(appId, userId);
   if (!plan.inScope) return skipped(`the user is not in the scope of ${plan.appName}`);
   if (!plan.remoteId) return provisionUser(input);
-  if (!plan.switches.updateUsers) return skipped('updateUsers is off for this app');
+  if (!writesUserAttributes(plan.switches))
+    return skipped('updateUsers, roles and permissions are off for this app');
   const label = plan.userName ?? userId;
 
   return recordingFailure(

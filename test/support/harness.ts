@@ -5,7 +5,7 @@ import { NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporal
 import type { ScimflowClient } from '../../src/client';
 import { loadConfig } from '../../src/config';
 import { SqliteDirectoryStore } from '../../src/directory/sqlite/sqliteStore';
-import { createApiServer } from '../../src/runtime';
+import { createApiServer, scimflowClient } from '../../src/runtime';
 import type { IntentResult } from '../../src/workflows/intents';
 import { createWorker } from '../../src/worker';
 import { type FaultProxy, startFaultProxy } from './faultProxy';
@@ -66,6 +66,7 @@ export class Harness {
     const scim = await startScimServer(options.scim);
     const proxy = await startFaultProxy(scim.url);
     const store = await SqliteDirectoryStore.open(':memory:');
+    const temporal = new Client({ connection: await Connection.connect({ address }), namespace: 'default' });
     const workerConnection = await NativeConnection.connect({ address });
     const worker = await createWorker({
       connection: workerConnection,
@@ -73,9 +74,9 @@ export class Harness {
       taskQueue,
       store,
       workflowBundlePath: bundle,
+      scimflow: scimflowClient(config, temporal, store),
     });
     const workerRun = worker.run();
-    const temporal = new Client({ connection: await Connection.connect({ address }), namespace: 'default' });
     const { api, scimflow } = await createApiServer({
       config,
       store,

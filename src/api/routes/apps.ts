@@ -1,5 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { appInputSchema, appPatchSchema, type DirectoryApp, withoutSecrets } from '../../directory/model';
+import {
+  appInputSchema,
+  appPatchSchema,
+  appPermissionsSchema,
+  type DirectoryApp,
+  withoutSecrets,
+} from '../../directory/model';
 import { checkConnection } from '../../provisioning/connectionCheck';
 import type { ApiContext } from '../context';
 import { appGroupParams, idParams, NotFoundError } from '../schemas';
@@ -8,6 +14,7 @@ export function appRoutes({ store, planner, scimflow, targets }: ApiContext): Fa
   const view = async (app: DirectoryApp) => ({
     ...withoutSecrets(app),
     assignedGroupIds: await store.assignedGroupIds(app.id),
+    permissionKeys: await store.appPermissionKeys(app.id),
   });
   const requireApp = async (id: string) => {
     const app = await store.getApp(id);
@@ -33,9 +40,20 @@ export function appRoutes({ store, planner, scimflow, targets }: ApiContext): Fa
       '/api/apps/:id',
       { schema: { params: idParams, body: appPatchSchema, tags: ['apps'] } },
       async (request) => {
+        const before = await requireApp(request.params.id);
         const app = await store.updateApp(request.params.id, request.body);
         if (!app) throw new NotFoundError('app', request.params.id);
-        return { ...(await view(app)), operations: [] };
+        // Switching roles or permissions on (or off) brings every user's roles and entitlements in line.
+        const switched =
+          Boolean(before.provisioning.roles) !== app.provisioning.roles ||
+          Boolean(before.provisioning.permissions) !== app.provisioning.permissions;
+        const requests = switched
+          ? await planner.afterRoleChange(
+              { allUsers: true },
+              { appId: app.id, what: 'roles/permissions switched' },
+            )
+          : [];
+        return { ...(await view(app)), operations: await scimflow.dispatch(requests) };
       },
     );
 
@@ -78,6 +96,26 @@ export function appRoutes({ store, planner, scimflow, targets }: ApiContext): Fa
       '/api/apps/:id/groups/:groupId',
       { schema: { params: appGroupParams, tags: ['apps'] } },
       (request) => changeAssignment(request.params, false),
+    );
+
+    // "Assign Permissions": only these keys are ever sent to the app as entitlements.
+    api.put(
+      '/api/apps/:id/permissions',
+      { schema: { params: idParams, body: appPermissionsSchema, tags: ['apps'] } },
+      async (request) => {
+        const app = await requireApp(request.params.id);
+        const before = await store.appPermissionKeys(app.id);
+        await store.setAppPermissionKeys(app.id, request.body.keys);
+        const after = await store.appPermissionKeys(app.id);
+        const requests =
+          JSON.stringify(before) !== JSON.stringify(after)
+            ? await planner.afterRoleChange(
+                { allUsers: true },
+                { appId: app.id, what: 'assigned permissions changed' },
+              )
+            : [];
+        return { ...(await view(app)), operations: await scimflow.dispatch(requests) };
+      },
     );
 
     api.get('/api/apps/:id/links', { schema: { params: idParams, tags: ['apps'] } }, async (request) => {

@@ -14,6 +14,15 @@ export function userRoutes({ store, planner, scimflow }: ApiContext): FastifyPlu
     ...user,
     groupIds: await store.groupIdsOfUser(user.id),
   });
+  /** The user's effective roles (of all their groups) and the union of those roles' permissions. */
+  const withAccess = async <T extends { id: string }>(user: T) => {
+    const access = (await store.effectiveAccess([user.id])).get(user.id);
+    return {
+      ...(await withGroups(user)),
+      roles: access?.roles ?? [],
+      permissions: access?.permissions ?? [],
+    };
+  };
 
   return async (api) => {
     api.post(
@@ -41,7 +50,7 @@ export function userRoutes({ store, planner, scimflow }: ApiContext): FastifyPlu
     );
 
     api.get('/api/users/:id', { schema: { params: idParams, tags: ['users'] } }, async (request) =>
-      withGroups(await requireUser(request.params.id)),
+      withAccess(await requireUser(request.params.id)),
     );
 
     api.patch(

@@ -145,7 +145,7 @@ function toOperation(row: Tables['operations']): OperationRecord {
     workflowId: row.workflow_id ?? '',
     appId: row.app_id,
     intent: row.intent,
-    resourceType: row.resource_type as ResourceType,
+    resourceType: row.resource_type as OperationRecord['resourceType'],
     resourceId: row.resource_id,
     laneId: row.lane_id,
     request: JSON.parse(row.request),

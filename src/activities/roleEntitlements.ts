@@ -1,0 +1,74 @@
+import { Context } from '@temporalio/activity';
+import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import type { ScimflowClient } from '../client';
+import type { DirectoryStore } from '../directory/store';
+import { usersAffectedByRoleChange } from '../provisioning/roleEntitlements';
+import type { EntitlementsIntentInput, IntentResult } from '../workflows/intents';
+
+export interface IntentTally {
+  written: number;
+  unchanged: number;
+  skipped: number;
+  failed: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Activities of the role and entitlement sync. Users are updated through their own lanes (an `updateUser`
+ * intent each), so these writes stay ordered with the users' other changes.
+ */
+export function createRoleEntitlementActivities({
+  store,
+  scimflow,
+}: {
+  store: DirectoryStore;
+  scimflow?: ScimflowClient;
+}) {
+  const requireClient = () => {
+    if (!scimflow)
+      throw new Error('this worker was started without a Temporal client for dispatching intents');
+    return scimflow;
+  };
+  return {
+    usersAffectedByRoleChange: (change: EntitlementsIntentInput) => usersAffectedByRoleChange(store, change),
+
+    async dispatchUserUpdates(appId: string, userIds: string[]): Promise<string[]> {
+      const app = await store.getApp(appId);
+      const users = new Map((await store.getUsers(userIds)).map((user) => [user.id, user.userName]));
+      const operations = await requireClient().dispatch(
+        userIds.map((userId) => ({
+          intent: 'updateUser' as const,
+          input: { appId, userId },
+          summary: `updateUser ${users.get(userId) ?? userId} → ${app?.name ?? appId} (roles and entitlements)`,
+        })),
+      );
+      return operations.map((operation) => operation.workflowId);
+    },
+
+    /** Waits for intents to close (queued ones first have to start), heartbeating how many are done. */
+    async awaitIntents(workflowIds: string[]): Promise<IntentTally> {
+      const client = requireClient().temporal;
+      const tally: IntentTally = { written: 0, unchanged: 0, skipped: 0, failed: 0 };
+      for (const workflowId of workflowIds) {
+        for (;;) {
+          try {
+            const result = (await client.workflow.getHandle(workflowId).result()) as IntentResult;
+            tally[result.outcome]++;
+            break;
+          } catch (error) {
+            if (error instanceof WorkflowFailedError) {
+              tally.failed++;
+              break;
+            }
+            if (!(error instanceof WorkflowNotFoundError)) throw error;
+            Context.current().heartbeat(tally);
+            await sleep(250);
+          }
+        }
+        Context.current().heartbeat(tally);
+      }
+      return tally;
+    },
+  };
+}
