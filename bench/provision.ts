@@ -15,6 +15,11 @@
  *               user, C calls at a time, each starting the intents the API plans (provisionUser, which joins
  *               the user to the remote group); timed until every operation those calls returned has closed.
  *
+ * - roles:      N users in a group assigned to two apps that receive roles and entitlements (set up untimed);
+ *               the timed part is adding one permission to the role the group carries: one
+ *               syncRoleEntitlements per app, which updates each user through its lane — exactly one PATCH per
+ *               user per app is expected (2·N writes).
+ *
  * The baseline runs first, while the process is quiet; the one-by-one run leaves idle lanes behind.
  */
 import { execFileSync } from 'node:child_process';
@@ -38,7 +43,7 @@ import { loadConfig } from '../src/config';
 import type { DirectoryUser } from '../src/directory/model';
 import { SqliteDirectoryStore } from '../src/directory/sqlite/sqliteStore';
 import { desiredScimGroup, desiredScimUser } from '../src/provisioning/mapping';
-import { createApiServer } from '../src/runtime';
+import { createApiServer, scimflowClient } from '../src/runtime';
 import { membershipPatchBatches } from '../src/scim/diff';
 import { SCIM_SCHEMAS } from '../src/scim/schemas';
 import { type DevServer, findTemporalCli, freePort, startDevServer } from '../src/temporal/devServer';
@@ -72,7 +77,7 @@ const HISTORY_SAMPLE = 2000;
 const QUEUED_POLL_MS = 100;
 const STOP_STEP_MS = 15_000;
 const API_TOKEN = `bench-${randomUUID()}`;
-const ALL_RUNS = ['baseline', 'group', 'one-by-one'] as const;
+const ALL_RUNS = ['baseline', 'group', 'one-by-one', 'roles'] as const;
 type RunName = (typeof ALL_RUNS)[number];
 
 // ── options ──────────────────────────────────────────────────────────────────────────────────────
@@ -189,6 +194,10 @@ class Stack {
       SCIMFLOW_DATA_DIR: this.tmpDir,
     });
     this.store = await SqliteDirectoryStore.open(path.join(this.tmpDir, 'scimflow.db'));
+    const temporalClient = new Client({
+      connection: await Connection.connect({ address }),
+      namespace: 'default',
+    });
     this.workerConnection = await NativeConnection.connect({ address });
     this.worker = await createWorker({
       connection: this.workerConnection,
@@ -197,12 +206,13 @@ class Stack {
       store: this.store,
       workflowBundlePath: bundlePath,
       onScimExchange: this.exchanges.record,
+      scimflow: scimflowClient(config, temporalClient, this.store),
     });
     this.workerRun = this.worker.run().catch((error) => {
       this.workerFailure = error;
       log(`worker stopped with an error: ${error instanceof Error ? error.message : String(error)}`);
     });
-    this.temporal = new Client({ connection: await Connection.connect({ address }), namespace: 'default' });
+    this.temporal = temporalClient;
     const { api } = await createApiServer({
       config,
       store: this.store,
@@ -738,7 +748,124 @@ const labels: Record<RunName, string> = {
   baseline: 'baseline: direct SCIM calls',
   group: 'engine: assign group of N (createGroup)',
   'one-by-one': 'engine: N users join one by one',
+  roles: 'engine: +1 permission on a role held by N users in 2 apps',
 };
+
+/** What a run hands to the report; runs with more than one target count their requests themselves. */
+interface RunOutcome {
+  scim: ScimTestServer;
+  tag: string;
+  n: number;
+  seconds: number;
+  groupName: string;
+  used: Usage;
+  notes: string[];
+  requests?: RunResult['requests'];
+  verification?: string;
+}
+
+async function rolesRun(
+  stack: Stack,
+  rss: RssSampler,
+  n: number,
+  c: number,
+  tag: string,
+  timeoutS: number,
+): Promise<RunOutcome> {
+  const targets = [await stack.newScimServer(), await stack.newScimServer()];
+  const keys = [`${tag}.read`, `${tag}.write`];
+  for (const key of keys) await stack.ok('POST', '/api/permissions', { key });
+  const apps: { id: string }[] = [];
+  for (const [i, scim] of targets.entries()) {
+    const app = await stack.ok<{ id: string }>('POST', '/api/apps', {
+      name: `Bench ${tag} ${i + 1}`,
+      baseUrl: scim.url,
+      auth: { type: 'bearer', token: scim.token },
+      membershipBatchSize: BATCH_SIZE,
+      provisioning: { roles: true, permissions: true },
+    });
+    await stack.ok('PUT', `/api/apps/${app.id}/permissions`, { keys });
+    apps.push(app);
+  }
+  log(`${tag}: creating ${n} directory users in a group carrying a role, assigned to 2 apps (untimed)`);
+  const userIds = await createDirectoryUsers(stack, tag, n, c);
+  const groupName = `${tag} group`;
+  const group = await stack.ok<{ id: string }>('POST', '/api/groups', {
+    displayName: groupName,
+    memberIds: userIds,
+  });
+  const setup = new Deadline(`${tag} (setup)`, timeoutS);
+  const role = await stack.ok<{ id: string; operations: Operation[] }>('POST', '/api/roles', {
+    name: `${tag} role`,
+    permissionKeys: [keys[0]],
+    groupIds: [group.id],
+  });
+  await settleAll(stack, role.operations, setup);
+  for (const app of apps) {
+    const assigned = await stack.ok<{ operations: Operation[] }>(
+      'PUT',
+      `/api/apps/${app.id}/groups/${group.id}`,
+    );
+    await settleAll(stack, assigned.operations, setup);
+  }
+  targets.forEach((scim) => scim.resetRequests());
+  stack.exchanges.reset();
+
+  log(`${tag}: adding ${keys[1]} to the role (timed)`);
+  const deadline = new Deadline(`${tag} (role change)`, timeoutS);
+  const usage = measureUsage(rss, stack.temporalPid);
+  const t0 = performance.now();
+  const changed = await stack.http.request<{ operations: Operation[] }>({
+    method: 'PATCH',
+    url: `/api/roles/${role.id}`,
+    data: { permissionKeys: keys },
+  });
+  const settled = await settleAll(stack, changed.data.operations, deadline);
+  const seconds = (performance.now() - t0) / 1000;
+  const used = usage();
+
+  const counts = targets.map(requestCounts);
+  const writes = counts.reduce((sum, count) => sum + count.writes, 0);
+  const entitled = targets.map(
+    (scim) =>
+      scim
+        .users()
+        .filter(
+          (u) =>
+            JSON.stringify(
+              (u.entitlements as { value: string }[] | undefined)?.map((e) => e.value).sort(),
+            ) === JSON.stringify(keys),
+        ).length,
+  );
+  const ok = writes === 2 * n && entitled.every((count) => count === n);
+  return {
+    scim: targets[0],
+    tag,
+    n,
+    seconds,
+    groupName,
+    used,
+    requests: {
+      total: counts.reduce((sum, count) => sum + count.total, 0),
+      writes,
+      byKind: counts.map((count, i) => `app ${i + 1}: ${count.byKind}`).join('; '),
+    },
+    verification: `${ok ? 'OK' : 'MISMATCH'}: ${writes} writes (expected exactly ${2 * n}); users holding both entitlements per app: ${entitled.join(', ')} of ${n}`,
+    notes: [
+      `operations: ${outcomeSummary(settled)}`,
+      ...(await Promise.all(
+        settled.map(async ({ workflowId }) => {
+          const result = await (stack.temporal as Client).workflow
+            .getHandle(workflowId)
+            .result()
+            .then((r: IntentResult) => r.detail, String);
+          return `  ${workflowId}: ${result}`;
+        }),
+      )),
+      describeUsage(used),
+    ],
+  };
+}
 
 async function main(): Promise<number> {
   const options = parseOptions();
@@ -792,10 +919,11 @@ async function main(): Promise<number> {
       log(`warm-up done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     }
 
-    const runners: Record<RunName, typeof groupRun> = {
+    const runners: Record<RunName, (...args: Parameters<typeof groupRun>) => Promise<RunOutcome>> = {
       group: groupRun,
       'one-by-one': oneByOneRun,
       baseline: baselineRun,
+      roles: rolesRun,
     };
     for (const name of options.runs) {
       const run = await runners[name](stack, rss, n, c, name, timeoutSeconds);
@@ -804,8 +932,8 @@ async function main(): Promise<number> {
         label: labels[name],
         users: n,
         seconds: run.seconds,
-        requests: requestCounts(run.scim),
-        verification: verifyTarget(run.scim, run.tag, n, run.groupName),
+        requests: run.requests ?? requestCounts(run.scim),
+        verification: run.verification ?? verifyTarget(run.scim, run.tag, n, run.groupName),
         usage: run.used,
         notes: run.notes,
       };

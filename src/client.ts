@@ -128,9 +128,13 @@ export class ScimflowClient {
     return recorded.map(({ workflowId, appId, intent }) => ({ workflowId, appId, intent }));
   }
 
-  /** Hands over what the outbox still holds (after Temporal was unreachable); answers how many were delivered. */
-  async deliverPending(limit = 500): Promise<number> {
-    return this.deliver(await this.store.undispatchedOperations(limit));
+  /**
+   * Hands over what the outbox still holds (after Temporal was unreachable); answers how many were delivered.
+   * Intents issued in the last `graceMs` are left to the dispatch that is probably still delivering them.
+   */
+  async deliverPending(options: { limit?: number; graceMs?: number } = {}): Promise<number> {
+    const issuedBefore = new Date(Date.now() - (options.graceMs ?? 10_000));
+    return this.deliver(await this.store.undispatchedOperations(options.limit ?? 500, issuedBefore));
   }
 
   private async deliver(operations: OperationRecord[]): Promise<number> {

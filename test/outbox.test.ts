@@ -53,7 +53,7 @@ describe('the intent outbox', () => {
     expect(queued.status).toBe('queued');
     expect(h.remoteUser('wes@example.com')?.title).toBeUndefined();
 
-    expect(await h.scimflow.deliverPending()).toBe(2);
+    expect(await h.scimflow.deliverPending({ graceMs: 0 })).toBe(2);
     const settled = await h.settle([...first, ...second]);
     expect(settled.map((s) => s.status)).toEqual(['completed', 'completed']);
     expect(h.remoteUser('wes@example.com')?.title).toBe('Offline edit');

@@ -122,8 +122,8 @@ export interface DirectoryStore {
     build: (sequence: number) => { workflowId: string; request: unknown },
   ): Promise<OperationRecord>;
   markOperationDispatched(workflowId: string): Promise<void>;
-  /** Operations not yet handed to Temporal, oldest first. */
-  undispatchedOperations(limit: number): Promise<OperationRecord[]>;
+  /** Operations not yet handed to Temporal and issued before `issuedBefore`, oldest first. */
+  undispatchedOperations(limit: number, issuedBefore: Date): Promise<OperationRecord[]>;
   hasUndispatchedBefore(laneId: string, sequence: number): Promise<boolean>;
   getOperation(workflowId: string): Promise<OperationRecord | null>;
 

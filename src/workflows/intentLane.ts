@@ -10,6 +10,7 @@ import {
   workflowInfo,
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { scimAppId, scimIntent, scimResourceId, scimResourceType } from '../temporal/searchAttributes';
 import { type QueuedIntent, resourceOf } from './intents';
 
@@ -55,6 +56,8 @@ async function runIntent(queued: QueuedIntent): Promise<void> {
       ],
     });
   } catch (error) {
+    // Delivered twice (the outbox redelivers what it could not confirm): the intent already ran or runs.
+    if (error instanceof WorkflowExecutionAlreadyStartedError) return;
     // The failed intent keeps its own failure (and the link its last error); later intents still run.
     log.warn('intent failed', { workflowId: queued.workflowId, error: String(error) });
   }

@@ -730,11 +730,12 @@ export class SqliteDirectoryStore implements DirectoryStore {
       .execute();
   }
 
-  async undispatchedOperations(limit: number): Promise<OperationRecord[]> {
+  async undispatchedOperations(limit: number, issuedBefore: Date): Promise<OperationRecord[]> {
     const rows = await this.db
       .selectFrom('operations')
       .selectAll()
       .where('dispatched_at', 'is', null)
+      .where('issued_at', '<', issuedBefore.toISOString())
       .orderBy('sequence')
       .limit(limit)
       .execute();
