@@ -25,7 +25,7 @@ export interface MembershipChange {
 }
 
 /** How many members are provisioned at once while a group is being created. */
-const MEMBER_PROVISIONING_CONCURRENCY = 8;
+const MEMBER_PROVISIONING_CONCURRENCY = 16;
 
 /** Provisioning of one group into one app. No Temporal in here. */
 export class GroupProvisioning {

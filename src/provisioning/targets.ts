@@ -30,7 +30,10 @@ const CAPABILITIES_TTL_MS = 10 * 60_000;
  * `/ServiceProviderConfig` are cached per app and base URL.
  */
 export class Targets {
-  private readonly capabilityCache = new Map<string, { at: number; capabilities: TargetCapabilities }>();
+  private readonly capabilityCache = new Map<
+    string,
+    { at: number; capabilities: Promise<TargetCapabilities> }
+  >();
 
   constructor(
     private readonly store: DirectoryStore,
@@ -56,8 +59,10 @@ export class Targets {
     const key = `${app.id} ${app.baseUrl}`;
     const cached = this.capabilityCache.get(key);
     if (cached && Date.now() - cached.at < CAPABILITIES_TTL_MS) return cached.capabilities;
-    const capabilities = capabilitiesFrom(await client.serviceProviderConfig());
+    // Concurrent first calls share one request; a failed one is forgotten so the next call asks again.
+    const capabilities = client.serviceProviderConfig().then(capabilitiesFrom);
     this.capabilityCache.set(key, { at: Date.now(), capabilities });
+    capabilities.catch(() => this.capabilityCache.delete(key));
     return capabilities;
   }
 }

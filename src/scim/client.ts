@@ -96,10 +96,27 @@ export class ScimClient {
     resourceType: T,
     options: { pageSize?: number; filter?: string; excludedAttributes?: string } = {},
   ): AsyncGenerator<T extends 'Users' ? ScimUser : ScimGroup> {
+    for await (const page of this.listPages(resourceType, options)) yield* page.resources;
+  }
+
+  /**
+   * The pages `listAll` walks, each with where it started and where the next one starts, so that a caller can
+   * record its position and resume a walk from `startIndex` (e.g. a retried activity).
+   */
+  async *listPages<T extends 'Users' | 'Groups'>(
+    resourceType: T,
+    options: { pageSize?: number; filter?: string; excludedAttributes?: string; startIndex?: number } = {},
+  ): AsyncGenerator<{
+    startIndex: number;
+    nextStartIndex: number;
+    totalResults: number;
+    last: boolean;
+    resources: (T extends 'Users' ? ScimUser : ScimGroup)[];
+  }> {
     const schema = resourceType === 'Users' ? scimUserSchema : scimGroupSchema;
     const count = options.pageSize ?? 100;
     const seen = new Set<string>();
-    for (let startIndex = 1; ;) {
+    for (let startIndex = Math.max(1, options.startIndex ?? 1); ;) {
       const page = this.parse(
         listResponseSchema(schema),
         await this.send('GET', `/${resourceType}`, {
@@ -113,12 +130,12 @@ export class ScimClient {
       );
       const resources = (page.Resources ?? []) as (T extends 'Users' ? ScimUser : ScimGroup)[];
       const fresh = resources.filter((resource) => !seen.has(resource.id));
-      for (const resource of fresh) {
-        seen.add(resource.id);
-        yield resource;
-      }
-      startIndex += resources.length;
-      if (fresh.length === 0 || startIndex > page.totalResults) return;
+      for (const resource of fresh) seen.add(resource.id);
+      const nextStartIndex = startIndex + resources.length;
+      const last = fresh.length === 0 || nextStartIndex > page.totalResults;
+      yield { startIndex, nextStartIndex, totalResults: page.totalResults, last, resources: fresh };
+      if (last) return;
+      startIndex = nextStartIndex;
     }
   }
 
@@ -187,14 +204,27 @@ export class ScimClient {
     request: { params?: Record<string, unknown>; data?: unknown } = {},
   ): Promise<AxiosResponse> {
     const started = Date.now();
-    let response: AxiosResponse;
-    try {
-      response = await this.http.request({
+    const exchange = () =>
+      this.http.request({
         method,
         url: path,
         params: request.params,
         data: request.data,
         headers: request.data === undefined ? undefined : { 'Content-Type': SCIM_CONTENT_TYPE },
+      });
+    let response: AxiosResponse;
+    try {
+      response = await exchange().catch((error: unknown) => {
+        // A kept-alive socket the target closed meanwhile fails before the request is read; an idempotent
+        // request is simply sent again rather than costing an activity retry. POST is never resent here.
+        if (
+          method !== 'POST' &&
+          isAxiosError(error) &&
+          (error.code === 'ECONNRESET' || error.code === 'EPIPE')
+        ) {
+          return exchange();
+        }
+        throw error;
       });
     } catch (error) {
       this.options.onExchange?.({ method, path, status: 'error', durationMs: Date.now() - started });
