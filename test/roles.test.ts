@@ -163,6 +163,28 @@ describe('roles and entitlements', () => {
     expect(remote(offTarget, 'alice@example.com')?.roles).toBeUndefined();
   });
 
+  it('concurrent role and membership changes end in the directory final state', async () => {
+    const operations: Operation[] = [];
+    const issue = async (method: 'PUT' | 'PATCH' | 'DELETE', url: string, body?: unknown) => {
+      operations.push(...(await h.ok<{ operations: Operation[] }>(method, url, body)).operations);
+    };
+    // Issued back to back, without waiting for any of them.
+    await Promise.all([
+      issue('PATCH', `/api/roles/${role.id}`, { permissionKeys: ['billing.read', 'billing.write'] }),
+      issue('PUT', `/api/groups/${finance.id}/members/${alice.id}`),
+    ]);
+    await issue('DELETE', `/api/groups/${finance.id}/members/${alice.id}`);
+    await issue('PUT', `/api/groups/${finance.id}/members/${alice.id}`);
+    await issue('PATCH', `/api/roles/${role.id}`, { permissionKeys: ['billing.read'] });
+    await settleAll(operations);
+
+    const expected = await h.ok<{ roles: string[]; permissions: string[] }>('GET', `/api/users/${alice.id}`);
+    expect(expected).toMatchObject({ roles: ['Billing'], permissions: ['billing.read'] });
+    expect(valuesOf(remote(h.scim, 'alice@example.com')?.roles)).toEqual(['Billing']);
+    expect(valuesOf(remote(h.scim, 'alice@example.com')?.entitlements)).toEqual(['billing.read']);
+    expect(valuesOf(remote(readOnlyTarget, 'alice@example.com')?.entitlements)).toEqual(['billing.read']);
+  });
+
   it('taking the role back through the group, and deleting it, are synced too; a re-run writes nothing', async () => {
     await settleAll(
       (await h.ok<{ operations: Operation[] }>('PUT', `/api/groups/${finance.id}/members/${alice.id}`))
