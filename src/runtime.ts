@@ -51,16 +51,8 @@ export async function createApiServer(options: {
 }) {
   const { config, store, temporal } = options;
   const logger = options.logger || undefined;
-  const scimflow = new ScimflowClient(temporal, store, {
-    taskQueue: config.taskQueue,
-    uiUrl: config.temporal.uiUrl,
-    namespace: config.temporal.namespace,
-    onDeliveryFailure: (workflowId, error) =>
-      logger?.warn(
-        { workflowId, error: String(error) },
-        'Temporal did not take the intent; it stays in the outbox',
-      ),
-  });
+  const scimflow = scimflowClient(config, temporal, store, logger);
+
   const api = await buildApi(
     { store, planner: new IntentPlanner(store), scimflow, targets: new Targets(store) },
     { token: options.token, logger: options.logger },

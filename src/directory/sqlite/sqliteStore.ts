@@ -298,7 +298,7 @@ export class SqliteDirectoryStore implements DirectoryStore {
     const timestamp = now();
     const memberIds = [...new Set(input.memberIds ?? [])];
     await this.db.transaction().execute(async (trx) => {
-      await this.assertUsersExist(trx, memberIds);
+      await this.assertExist(trx, 'user', memberIds);
       try {
         await trx
           .insertInto('groups')
@@ -380,7 +380,7 @@ export class SqliteDirectoryStore implements DirectoryStore {
       let removed: string[] = [];
       if (patch.memberIds) {
         const desired = [...new Set(patch.memberIds)];
-        await this.assertUsersExist(trx, desired);
+        await this.assertExist(trx, 'user', desired);
         const current = new Set(group.memberIds);
         const wanted = new Set(desired);
         added = desired.filter((userId) => !current.has(userId));
@@ -810,8 +810,8 @@ export class SqliteDirectoryStore implements DirectoryStore {
     const permissionKeys = [...new Set(input.permissionKeys ?? [])];
     const groupIds = [...new Set(input.groupIds ?? [])];
     await this.db.transaction().execute(async (trx) => {
-      await this.assertPermissionsExist(trx, permissionKeys);
-      await this.assertGroupsExist(trx, groupIds);
+      await this.assertExist(trx, 'permission', permissionKeys);
+      await this.assertExist(trx, 'group', groupIds);
       try {
         await trx
           .insertInto('roles')
@@ -875,7 +875,7 @@ export class SqliteDirectoryStore implements DirectoryStore {
       }
       if (patch.permissionKeys) {
         const keys = [...new Set(patch.permissionKeys)];
-        await this.assertPermissionsExist(trx, keys);
+        await this.assertExist(trx, 'permission', keys);
         await trx.deleteFrom('role_permissions').where('role_id', '=', id).execute();
         for (const slice of slices(keys)) {
           await trx
@@ -970,7 +970,7 @@ export class SqliteDirectoryStore implements DirectoryStore {
   async setAppPermissionKeys(appId: string, keys: string[]): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       const unique = [...new Set(keys)];
-      await this.assertPermissionsExist(trx, unique);
+      await this.assertExist(trx, 'permission', unique);
       await trx.deleteFrom('app_permissions').where('app_id', '=', appId).execute();
       for (const slice of slices(unique)) {
         await trx
@@ -1031,33 +1031,21 @@ export class SqliteDirectoryStore implements DirectoryStore {
     };
   }
 
-  private async assertPermissionsExist(db: Db, keys: string[]): Promise<void> {
+  /** All or nothing: a reference to a missing user, group or permission fails the whole change. */
+  private async assertExist(db: Db, resource: 'user' | 'group' | 'permission', ids: string[]): Promise<void> {
     const found = new Set<string>();
-    for (const slice of slices(keys)) {
-      const rows = await db.selectFrom('permissions').select('key').where('key', 'in', slice).execute();
-      rows.forEach((row) => found.add(row.key));
-    }
-    const missing = keys.filter((key) => !found.has(key));
-    if (missing.length) throw new UnknownReferenceError('permission', missing);
-  }
-
-  private async assertGroupsExist(db: Db, groupIds: string[]): Promise<void> {
-    const found = new Set<string>();
-    for (const slice of slices(groupIds)) {
-      const rows = await db.selectFrom('groups').select('id').where('id', 'in', slice).execute();
+    for (const slice of slices(ids)) {
+      const rows =
+        resource === 'permission'
+          ? await db.selectFrom('permissions').select('key as id').where('key', 'in', slice).execute()
+          : await db
+              .selectFrom(resource === 'user' ? 'users' : 'groups')
+              .select('id')
+              .where('id', 'in', slice)
+              .execute();
       rows.forEach((row) => found.add(row.id));
     }
-    const missing = groupIds.filter((id) => !found.has(id));
-    if (missing.length) throw new UnknownReferenceError('group', missing);
-  }
-
-  private async assertUsersExist(db: Db, userIds: string[]): Promise<void> {
-    const found = new Set<string>();
-    for (const slice of slices(userIds)) {
-      const rows = await db.selectFrom('users').select('id').where('id', 'in', slice).execute();
-      rows.forEach((row) => found.add(row.id));
-    }
-    const missing = userIds.filter((id) => !found.has(id));
-    if (missing.length) throw new UnknownReferenceError('user', missing);
+    const missing = ids.filter((id) => !found.has(id));
+    if (missing.length) throw new UnknownReferenceError(resource, missing);
   }
 }
