@@ -10,6 +10,7 @@ import type { DirectoryStore } from './directory/store';
 import type { Logger } from './logger';
 import { Targets } from './provisioning/targets';
 import { ensureSearchAttributes, searchAttributeCommands } from './temporal/registerSearchAttributes';
+import { ReconcileSchedules } from './temporal/schedules';
 
 /**
  * The API token: SCIMFLOW_API_TOKEN when set; otherwise one generated once and kept (mode 0600) in the data
@@ -53,8 +54,13 @@ export async function createApiServer(options: {
   const logger = options.logger || undefined;
   const scimflow = scimflowClient(config, temporal, store, logger);
 
+  const schedules = new ReconcileSchedules(temporal, {
+    taskQueue: config.taskQueue,
+    onError: (appId, error) =>
+      logger?.warn({ appId, error: String(error) }, 'the reconciliation schedule is not in step; retrying'),
+  });
   const api = await buildApi(
-    { store, planner: new IntentPlanner(store), scimflow, targets: new Targets(store) },
+    { store, planner: new IntentPlanner(store), scimflow, targets: new Targets(store), schedules },
     { token: options.token, logger: options.logger },
   );
 
@@ -67,6 +73,20 @@ export async function createApiServer(options: {
   const outbox = setInterval(deliverPending, options.outboxIntervalMs ?? OUTBOX_INTERVAL_MS);
   outbox.unref();
   api.addHook('onClose', async () => clearInterval(outbox));
+
+  // Every app has its reconciliation schedule (apps from before schedules, or made while Temporal was down), and
+  // a schedule change Temporal could not take when the app changed is applied as soon as it answers.
+  const applySchedules = () =>
+    schedules
+      .applyPending((appId) => store.getApp(appId))
+      .catch((error) => logger?.warn({ error: String(error) }, 'schedule changes not applied'));
+  void store
+    .listApps()
+    .then((apps) => schedules.ensure(apps))
+    .catch((error) => logger?.warn({ error: String(error) }, 'schedules not checked'));
+  const pendingSchedules = setInterval(applySchedules, OUTBOX_INTERVAL_MS);
+  pendingSchedules.unref();
+  api.addHook('onClose', async () => clearInterval(pendingSchedules));
   return { api, scimflow };
 }
 

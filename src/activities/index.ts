@@ -7,6 +7,7 @@ import type { Targets } from '../provisioning/targets';
 import { UserProvisioning } from '../provisioning/users';
 import { ScimError } from '../scim/errors';
 import { scimFailureTypes } from '../temporal/failureTypes';
+import { createReconciliationActivities } from './reconciliation';
 import { createRoleEntitlementActivities } from './roleEntitlements';
 
 export interface ActivityDependencies {
@@ -101,6 +102,7 @@ export function createActivities({ store, targets, scimflow }: ActivityDependenc
     ),
 
     ...createRoleEntitlementActivities({ store, scimflow }),
+    ...createReconciliationActivities({ store, targets, scimflow }, adapt),
   };
 }
 

@@ -14,6 +14,7 @@ import type { ApiContext } from './context';
 import { appRoutes } from './routes/apps';
 import { groupRoutes } from './routes/groups';
 import { operationRoutes } from './routes/operations';
+import { reconciliationRoutes } from './routes/reconciliation';
 import { roleRoutes } from './routes/roles';
 import { userRoutes } from './routes/users';
 import { NotFoundError } from './schemas';
@@ -109,5 +110,6 @@ export async function buildApi(context: ApiContext, options: { token: string; lo
   await api.register(groupRoutes(context));
   await api.register(operationRoutes(context));
   await api.register(roleRoutes(context));
+  await api.register(reconciliationRoutes(context));
   return api;
 }

@@ -114,6 +114,58 @@ export const userMatchAttributeSchema = z.enum(['userName', 'externalId', 'email
 export type DeprovisionMode = z.infer<typeof deprovisionModeSchema>;
 export type UserMatchAttribute = z.infer<typeof userMatchAttributeSchema>;
 
+/**
+ * Scheduled reconciliation per app: how often it runs, how many resources a list page asks for, and when a run
+ * that would deprovision many users stops and asks for confirmation instead (Entra's accidental-deletion guard).
+ */
+const reconcileFields = {
+  /** Minutes between scheduled runs; the app's Temporal Schedule `reconcile:<appId>` follows it. */
+  intervalMinutes: z.number().int().min(1).max(10_080),
+  /** `count` of each `GET /Users` and `GET /Groups` page (RFC 7644 §3.4.2.4). */
+  pageSize: z.number().int().min(1).max(1000),
+};
+const deletionThresholdFields = {
+  /** Stop when a run would deprovision more than this share (%) of the app's users… */
+  percent: z.number().min(0).max(100),
+  /** …or more than this many users. */
+  count: z.number().int().min(0),
+};
+export const reconcileSettingsSchema = z
+  .object({
+    intervalMinutes: reconcileFields.intervalMinutes.default(60),
+    pageSize: reconcileFields.pageSize.default(100),
+    deletionThreshold: z
+      .object({
+        percent: deletionThresholdFields.percent.default(10),
+        count: deletionThresholdFields.count.default(500),
+      })
+      .strict()
+      .default({ percent: 10, count: 500 }),
+  })
+  .strict();
+export type ReconcileSettings = z.infer<typeof reconcileSettingsSchema>;
+// No defaults here: a PATCH that leaves a field out keeps its value (see the note on userFields).
+const reconcileSettingsPatchSchema = z
+  .object({
+    ...reconcileFields,
+    deletionThreshold: z.object(deletionThresholdFields).partial().strict(),
+  })
+  .partial()
+  .strict();
+
+/** Settings as stored, with a PATCH's fields laid over them (nested objects merged, not replaced). */
+export function mergeReconcileSettings(
+  current: ReconcileSettings | undefined,
+  patch: z.infer<typeof reconcileSettingsPatchSchema> | undefined,
+): ReconcileSettings {
+  const base = reconcileSettingsSchema.parse(current ?? {});
+  return {
+    ...base,
+    ...patch,
+    deletionThreshold: { ...base.deletionThreshold, ...patch?.deletionThreshold },
+  };
+}
+
 export const appInputSchema = z
   .object({
     name: z.string().trim().min(1).max(256),
@@ -129,6 +181,7 @@ export const appInputSchema = z
     membershipBatchSize: z.number().int().min(1).max(10_000).default(100),
     /** Per-request timeout towards this app. */
     timeoutMs: z.number().int().min(100).max(120_000).default(15_000),
+    reconcile: reconcileSettingsSchema.default(reconcileSettingsSchema.parse({})),
   })
   .strict();
 export type AppInput = z.infer<typeof appInputSchema>;
@@ -143,6 +196,7 @@ export const appPatchSchema = z
     userMatchAttribute: userMatchAttributeSchema,
     membershipBatchSize: z.number().int().min(1).max(10_000),
     timeoutMs: z.number().int().min(100).max(120_000),
+    reconcile: reconcileSettingsPatchSchema,
   })
   .partial()
   .strict();
@@ -164,7 +218,11 @@ export function withoutSecrets(app: DirectoryApp): AppSettings {
 }
 
 export type ResourceType = 'User' | 'Group';
-export type LinkStatus = 'synced' | 'deprovisioned' | 'failed';
+/**
+ * `imported`: linked by an import from the app and not provisioned since; reconciliation leaves such a user alone
+ * while it is in no assigned group (it only came from the app), and manages it once it is in scope.
+ */
+export type LinkStatus = 'synced' | 'deprovisioned' | 'failed' | 'imported';
 
 /** (app, resource type, directory id) → the id the app gave the object, and what was last written there. */
 export interface RemoteLink {
@@ -224,4 +282,67 @@ export const appPermissionsSchema = z.object({ keys: z.array(z.string().min(1)).
 export interface EffectiveAccess {
   roles: string[];
   permissions: string[];
+}
+
+/** What a reconciliation run is doing or ended as. */
+export type ReconciliationStatus = 'running' | 'completed' | 'needs-confirmation' | 'failed';
+
+/**
+ * How a run's objects are counted. The first seven are the report's promise; `deferred` (left alone because an
+ * intent for it was queued or running), `skipped` (its kind of call is switched off for the app) and `imported`
+ * (linked by an import, in no assigned group) say why an object that differs was not repaired.
+ */
+export const reconciliationCategories = [
+  'created',
+  'updated',
+  'deprovisioned',
+  'membershipsFixed',
+  'unchanged',
+  'unmanaged',
+  'errors',
+  'deferred',
+  'skipped',
+  'imported',
+] as const;
+export type ReconciliationCategory = (typeof reconciliationCategories)[number];
+
+/** One object in a report: a user or group, by its directory id and/or remote id. */
+export interface ReconciledObject {
+  resourceType: ResourceType;
+  /** Directory id; null for objects of the app that no directory record is linked to. */
+  id: string | null;
+  remoteId: string | null;
+  /** userName or displayName */
+  name: string;
+  /** What was (or would be) done, e.g. `title, emails`, `re-created: gone from the app`, `+2 −1 members`. */
+  detail?: string;
+  error?: string;
+}
+
+/** The report of one `reconcileApp` run: stored, returned by the workflow, and served by the API. */
+export interface ReconciliationReport {
+  workflowId: string;
+  appId: string;
+  status: ReconciliationStatus;
+  /** No write was sent: counts and objects say what the run would have done. */
+  dryRun: boolean;
+  confirmDeletions: boolean;
+  startedAt: string;
+  finishedAt: string | null;
+  counts: Record<ReconciliationCategory, number>;
+  /** The objects of each category (not `unchanged`), at most 1000 each. */
+  objects: Partial<Record<ReconciliationCategory, ReconciledObject[]>>;
+  /** Categories whose object list was cut at 1000 (their count is complete). */
+  truncated: ReconciliationCategory[];
+  /** The deletion safeguard: how many users the run would deprovision against the app's threshold. */
+  deletionSafeguard: {
+    wouldDeprovision: number;
+    appUsers: number;
+    /** The largest number of users a run may deprovision without confirmation. */
+    limit: number;
+    exceeded: boolean;
+  } | null;
+  /** HTTP requests the run sent to the app: list pages, single reads, writes. */
+  requests: { list: number; read: number; write: number };
+  error: string | null;
 }

@@ -21,3 +21,8 @@ export async function isGroupInAppScope(
 ): Promise<boolean> {
   return (await store.appIdsAssignedGroup(groupId)).includes(appId);
 }
+
+/** Every user in the app's scope at once (reconciliation compares them in bulk): the same rule, one query. */
+export async function usersInAppScope(store: DirectoryStore, appId: string): Promise<DirectoryUser[]> {
+  return (await store.getUsers(await store.userIdsHeldByApp(appId))).filter((user) => user.active);
+}

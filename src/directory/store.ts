@@ -9,6 +9,8 @@ import type {
   GroupPatch,
   Permission,
   PermissionInput,
+  ReconciliationReport,
+  ReconciliationStatus,
   RemoteLink,
   ResourceType,
   Role,
@@ -40,8 +42,8 @@ export interface OperationRecord {
   workflowId: string;
   appId: string;
   intent: string;
-  /** `Roles` for the role and entitlement syncs of an app (resource id `roles`). */
-  resourceType: ResourceType | 'Roles';
+  /** `Roles` for the role and entitlement syncs of an app (resource id `roles`); `App` for its imports. */
+  resourceType: ResourceType | 'Roles' | 'App';
   resourceId: string;
   /** Operations on the same lane must reach Temporal in sequence order. */
   laneId: string;
@@ -151,5 +153,85 @@ export interface DirectoryStore {
   /** Users in the app's scope by membership (active or not): members of its assigned groups. */
   userIdsHeldByApp(appId: string): Promise<string[]>;
 
+  // ── reconciliation ──
+  /** Records a run as started; for a run already recorded (a retried activity) answers the existing record. */
+  beginReconciliation(run: NewReconciliation): Promise<ReconciliationRecord>;
+  getReconciliation(workflowId: string): Promise<ReconciliationRecord | null>;
+  /** The app's runs, newest first. */
+  listReconciliations(appId: string, limit: number): Promise<ReconciliationRecord[]>;
+  updateReconciliation(
+    workflowId: string,
+    changes: Partial<Pick<ReconciliationRecord, 'status' | 'report' | 'progress' | 'finishedAt'>>,
+  ): Promise<void>;
+  /** Upserts a run's items (by resource type and key) and, in the same transaction, its progress. */
+  saveReconciliationItems(workflowId: string, items: ReconciliationItem[], progress?: unknown): Promise<void>;
+  /** A run's items, ordered by resource type and key, `afterKey` paging through one resource type. */
+  reconciliationItems(workflowId: string, filter: ReconciliationItemFilter): Promise<ReconciliationItem[]>;
+  reconciliationItemCounts(
+    workflowId: string,
+  ): Promise<{ action: ReconciliationAction; state: ReconciliationItemState; count: number }[]>;
+  clearReconciliationItems(workflowId: string): Promise<void>;
+  /** Users and groups of the app with an intent still in the outbox. */
+  undispatchedResourceIds(appId: string): Promise<{ resourceType: string; resourceId: string }[]>;
+
   close(): Promise<void>;
+}
+
+export interface NewReconciliation {
+  workflowId: string;
+  appId: string;
+  dryRun: boolean;
+  confirmDeletions: boolean;
+}
+
+export interface ReconciliationRecord extends NewReconciliation {
+  status: ReconciliationStatus;
+  startedAt: string;
+  finishedAt: string | null;
+  /** The final report, once the run has ended. */
+  report: ReconciliationReport | null;
+  /** Where the run stands, so that a retried activity resumes there. Opaque to the store. */
+  progress: unknown;
+}
+
+/**
+ * What a reconciliation does (or did) about one object:
+ * create (missing remotely, or linked but gone), update (differs), deprovision (linked, out of scope),
+ * members (a group's membership differs), and the passive ones, which write nothing.
+ */
+export type ReconciliationAction =
+  | 'create'
+  | 'update'
+  | 'deprovision'
+  | 'members'
+  | 'unchanged'
+  | 'unmanaged'
+  | 'deferred'
+  | 'skipped'
+  | 'imported';
+/** planned: to do; done / error: attempted; noted: nothing to do (passive actions). */
+export type ReconciliationItemState = 'planned' | 'done' | 'error' | 'noted';
+
+export interface ReconciliationItem {
+  resourceType: ResourceType;
+  /** The remote id of an object seen in the app, or `local:<directory id>` (`members:<id>`) for the others. */
+  key: string;
+  localId: string | null;
+  remoteId: string | null;
+  name: string;
+  action: ReconciliationAction;
+  state: ReconciliationItemState;
+  detail: string | null;
+  error: string | null;
+  /** What the app held, when a repair needs it (the resource for a PUT, a group's member ids). */
+  remote: Record<string, unknown> | null;
+}
+
+export interface ReconciliationItemFilter {
+  resourceType?: ResourceType;
+  keyPrefix?: string;
+  actions?: ReconciliationAction[];
+  state?: ReconciliationItemState;
+  afterKey?: string;
+  limit: number;
 }

@@ -1,5 +1,5 @@
-import type { DirectoryUser } from '../directory/model';
-import { SCIM_SCHEMAS, type ScimGroupPayload, type ScimUserPayload } from '../scim/schemas';
+import { type DirectoryUser, type UserAttributes, userAttributesSchema } from '../directory/model';
+import { SCIM_SCHEMAS, type ScimGroupPayload, type ScimUser, type ScimUserPayload } from '../scim/schemas';
 
 /**
  * How a directory record becomes a SCIM resource: decided here and nowhere else.
@@ -62,4 +62,91 @@ export function userMatch(
       return email ? { attribute: 'emails.value', value: email } : null;
     }
   }
+}
+
+/**
+ * The app's match attribute as a comparable key: userName and e-mail ignore case (RFC 7643 §4.1.1; targets
+ * lowercase e-mails), externalId does not. Used to pair remote users with directory users in bulk, the way
+ * `userMatch` finds one user with a filter.
+ */
+export function matchKey(matchAttribute: 'userName' | 'externalId' | 'email', value: string): string {
+  return matchAttribute === 'externalId' ? value : value.trim().toLowerCase();
+}
+
+/** The key of a directory user under the app's match attribute; null when it has none (no e-mail). */
+export function directoryMatchKey(
+  matchAttribute: 'userName' | 'externalId' | 'email',
+  user: Pick<DirectoryUser, 'id' | 'userName' | 'emails'>,
+): string | null {
+  const match = userMatch(matchAttribute, user);
+  return match ? matchKey(matchAttribute, match.value) : null;
+}
+
+/** The keys a remote user offers under the app's match attribute (any of its e-mails for `email`). */
+export function remoteMatchKeys(
+  matchAttribute: 'userName' | 'externalId' | 'email',
+  remote: Pick<ScimUser, 'userName' | 'externalId' | 'emails'>,
+): string[] {
+  switch (matchAttribute) {
+    case 'userName':
+      return [matchKey(matchAttribute, remote.userName)];
+    case 'externalId':
+      return remote.externalId ? [remote.externalId] : [];
+    case 'email':
+      return (remote.emails ?? []).flatMap((email) =>
+        email.value ? [matchKey(matchAttribute, email.value)] : [],
+      );
+  }
+}
+
+const multiValuedFields = (value: unknown) =>
+  Array.isArray(value)
+    ? value
+        .filter((item) => item && typeof item === 'object' && typeof item.value === 'string' && item.value)
+        .map((item: Record<string, unknown>) => ({
+          value: item.value as string,
+          ...(typeof item.type === 'string' && item.type ? { type: item.type } : {}),
+          ...(item.primary === true ? { primary: true } : {}),
+        }))
+    : undefined;
+
+const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
+
+/**
+ * A remote user as a directory record, for an import from the app: the inverse of `desiredScimUser`, so that
+ * the imported record maps back to what the app holds. Attributes the directory cannot hold (an invalid e-mail,
+ * a manager, which is a remote id) are left out. Throws when even the userName is unusable.
+ */
+export function directoryUserFromScim(remote: ScimUser): UserAttributes {
+  const enterprise = (remote[SCIM_SCHEMAS.enterpriseUser] ?? {}) as Record<string, unknown>;
+  const name = (remote.name ?? {}) as Record<string, unknown>;
+  const candidate: Record<string, unknown> = {
+    userName: remote.userName,
+    name: Object.fromEntries(
+      ['givenName', 'familyName', 'formatted'].flatMap((key) => (text(name[key]) ? [[key, name[key]]] : [])),
+    ),
+    displayName: text(remote.displayName),
+    emails: multiValuedFields(remote.emails),
+    phoneNumbers: multiValuedFields(remote.phoneNumbers),
+    title: text(remote.title),
+    active:
+      typeof remote.active === 'string' ? remote.active.toLowerCase() === 'true' : remote.active !== false,
+    employeeNumber: text(enterprise.employeeNumber),
+    department: text(enterprise.department),
+  };
+  if (Object.keys(candidate.name as object).length === 0) delete candidate.name;
+  for (const [key, value] of Object.entries(candidate)) {
+    if (value === undefined || (Array.isArray(value) && value.length === 0)) delete candidate[key];
+  }
+  // Drop what the directory's schema refuses, field by field, rather than the whole user.
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const parsed = userAttributesSchema.safeParse(candidate);
+    if (parsed.success) return parsed.data;
+    const fields = new Set(parsed.error.issues.map((issue) => String(issue.path[0] ?? '')));
+    if (fields.has('userName') || fields.has('')) {
+      throw new Error(`userName ${JSON.stringify(remote.userName)} cannot be imported`);
+    }
+    for (const field of fields) delete candidate[field];
+  }
+  throw new Error(`user ${remote.userName} cannot be imported`);
 }

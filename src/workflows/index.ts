@@ -8,3 +8,5 @@ export { updateGroup } from './updateGroup';
 export { deleteGroup } from './deleteGroup';
 export { syncGroupMembership } from './syncGroupMembership';
 export { syncRoleEntitlements } from './syncRoleEntitlements';
+export { reconcileApp } from './reconcileApp';
+export { importFromApp } from './importFromApp';

@@ -4,7 +4,12 @@
  */
 export const userIntents = ['provisionUser', 'updateUser', 'deprovisionUser'] as const;
 export const groupIntents = ['createGroup', 'updateGroup', 'deleteGroup', 'syncGroupMembership'] as const;
-export const intentNames = [...userIntents, ...groupIntents, 'syncRoleEntitlements'] as const;
+export const intentNames = [
+  ...userIntents,
+  ...groupIntents,
+  'syncRoleEntitlements',
+  'importFromApp',
+] as const;
 
 export type UserIntentName = (typeof userIntents)[number];
 export type GroupIntentName = (typeof groupIntents)[number];
@@ -35,10 +40,19 @@ export interface EntitlementsIntentInput {
   allUsers?: boolean;
 }
 
+/** What an import from the app brings into the directory (`POST /api/apps/:id/import`). */
+export interface ImportIntentInput {
+  appId: string;
+  users?: boolean;
+  groups?: boolean;
+  memberships?: boolean;
+}
+
 export type IntentRequest =
   | { intent: UserIntentName; input: UserIntentInput; summary: string }
   | { intent: GroupIntentName; input: GroupIntentInput; summary: string }
-  | { intent: 'syncRoleEntitlements'; input: EntitlementsIntentInput; summary: string };
+  | { intent: 'syncRoleEntitlements'; input: EntitlementsIntentInput; summary: string }
+  | { intent: 'importFromApp'; input: ImportIntentInput; summary: string };
 
 export type QueuedIntent = IntentRequest & { workflowId: string };
 
@@ -52,9 +66,11 @@ export interface IntentResult {
  * so changes that arrive together are applied one after the other.
  */
 export function resourceOf(request: IntentRequest): {
-  resourceType: 'User' | 'Group' | 'Roles';
+  resourceType: 'User' | 'Group' | 'Roles' | 'App';
   resourceId: string;
 } {
+  // Imports of one app share a lane, so two never run at once.
+  if (request.intent === 'importFromApp') return { resourceType: 'App', resourceId: request.input.appId };
   if ('userId' in request.input) return { resourceType: 'User', resourceId: request.input.userId };
   if ('groupId' in request.input) return { resourceType: 'Group', resourceId: request.input.groupId };
   return { resourceType: 'Roles', resourceId: 'roles' };

@@ -10,7 +10,13 @@ import { checkConnection } from '../../provisioning/connectionCheck';
 import type { ApiContext } from '../context';
 import { appGroupParams, idParams, NotFoundError } from '../schemas';
 
-export function appRoutes({ store, planner, scimflow, targets }: ApiContext): FastifyPluginAsyncZod {
+export function appRoutes({
+  store,
+  planner,
+  scimflow,
+  targets,
+  schedules,
+}: ApiContext): FastifyPluginAsyncZod {
   const view = async (app: DirectoryApp) => ({
     ...withoutSecrets(app),
     assignedGroupIds: await store.assignedGroupIds(app.id),
@@ -25,6 +31,7 @@ export function appRoutes({ store, planner, scimflow, targets }: ApiContext): Fa
   return async (api) => {
     api.post('/api/apps', { schema: { body: appInputSchema, tags: ['apps'] } }, async (request, reply) => {
       const app = await store.createApp(request.body);
+      await schedules.upsert(app);
       return reply.code(201).send({ ...(await view(app)), operations: [] });
     });
 
@@ -43,6 +50,7 @@ export function appRoutes({ store, planner, scimflow, targets }: ApiContext): Fa
         const before = await requireApp(request.params.id);
         const app = await store.updateApp(request.params.id, request.body);
         if (!app) throw new NotFoundError('app', request.params.id);
+        await schedules.upsert(app);
         // Switching roles or permissions on (or off) brings every user's roles and entitlements in line.
         const switched =
           Boolean(before.provisioning.roles) !== app.provisioning.roles ||
@@ -61,6 +69,7 @@ export function appRoutes({ store, planner, scimflow, targets }: ApiContext): Fa
     api.delete('/api/apps/:id', { schema: { params: idParams, tags: ['apps'] } }, async (request) => {
       const app = await requireApp(request.params.id);
       await store.deleteApp(app.id);
+      await schedules.remove(app.id);
       return { ...withoutSecrets(app), deleted: true, operations: [] };
     });
 

@@ -1,4 +1,4 @@
-import type { Kysely, Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 
 /** Forward-only, in order. Add a new entry for every change; never edit one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -128,6 +128,54 @@ export const migrations: Record<string, Migration> = {
           c.notNull().references('permissions.key').onDelete('cascade'),
         )
         .addPrimaryKeyConstraint('app_permissions_pk', ['app_id', 'permission_key'])
+        .execute();
+    },
+  },
+  '0003_reconciliation': {
+    async up(db: Kysely<unknown>) {
+      // Apps created before scheduled reconciliation get its defaults, as a new app would.
+      const defaults = { intervalMinutes: 60, pageSize: 100, deletionThreshold: { percent: 10, count: 500 } };
+      await sql`UPDATE apps SET settings = json_set(settings, '$.reconcile', json(${JSON.stringify(defaults)}))
+                WHERE json_type(settings, '$.reconcile') IS NULL`.execute(db);
+      await db.schema
+        .createTable('reconciliations')
+        .addColumn('workflow_id', 'text', (c) => c.primaryKey())
+        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('dry_run', 'integer', (c) => c.notNull())
+        .addColumn('confirm_deletions', 'integer', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('finished_at', 'text')
+        .addColumn('report', 'text')
+        .addColumn('progress', 'text')
+        .execute();
+      await db.schema
+        .createIndex('reconciliations_app')
+        .on('reconciliations')
+        .columns(['app_id', 'started_at'])
+        .execute();
+      // A run's working set: every object it compared and what it does about it. Cleared when the run ends.
+      await db.schema
+        .createTable('reconciliation_items')
+        .addColumn('workflow_id', 'text', (c) =>
+          c.notNull().references('reconciliations.workflow_id').onDelete('cascade'),
+        )
+        .addColumn('resource_type', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('local_id', 'text')
+        .addColumn('remote_id', 'text')
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text')
+        .addColumn('error', 'text')
+        .addColumn('remote', 'text')
+        .addPrimaryKeyConstraint('reconciliation_items_pk', ['workflow_id', 'resource_type', 'key'])
+        .execute();
+      await db.schema
+        .createIndex('reconciliation_items_action')
+        .on('reconciliation_items')
+        .columns(['workflow_id', 'action', 'state'])
         .execute();
     },
   },

@@ -15,6 +15,7 @@ import type {
   GroupPatch,
   Permission,
   PermissionInput,
+  ReconciliationReport,
   RemoteLink,
   ResourceType,
   Role,
@@ -23,14 +24,21 @@ import type {
   UserAttributes,
   UserPatch,
 } from '../model';
+import { mergeReconcileSettings } from '../model';
 import type {
   DirectoryStore,
   GroupUpdate,
   LinkUpdate,
   NewOperation,
+  NewReconciliation,
   OperationRecord,
   Page,
   PageRequest,
+  ReconciliationAction,
+  ReconciliationItem,
+  ReconciliationItemFilter,
+  ReconciliationItemState,
+  ReconciliationRecord,
 } from '../store';
 import { migrations } from './migrations';
 
@@ -69,6 +77,30 @@ interface Tables {
   role_permissions: { role_id: string; permission_key: string };
   role_groups: { role_id: string; group_id: string };
   app_permissions: { app_id: string; permission_key: string };
+  reconciliations: {
+    workflow_id: string;
+    app_id: string;
+    status: string;
+    dry_run: number;
+    confirm_deletions: number;
+    started_at: string;
+    finished_at: string | null;
+    report: string | null;
+    progress: string | null;
+  };
+  reconciliation_items: {
+    workflow_id: string;
+    resource_type: string;
+    key: string;
+    local_id: string | null;
+    remote_id: string | null;
+    name: string;
+    action: string;
+    state: string;
+    detail: string | null;
+    error: string | null;
+    remote: string | null;
+  };
   operations: {
     sequence: number | undefined;
     workflow_id: string | null;
@@ -151,6 +183,35 @@ function toOperation(row: Tables['operations']): OperationRecord {
     request: JSON.parse(row.request),
     issuedAt: row.issued_at,
     dispatchedAt: row.dispatched_at,
+  };
+}
+
+function toReconciliation(row: Tables['reconciliations']): ReconciliationRecord {
+  return {
+    workflowId: row.workflow_id,
+    appId: row.app_id,
+    status: row.status as ReconciliationRecord['status'],
+    dryRun: row.dry_run === 1,
+    confirmDeletions: row.confirm_deletions === 1,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    report: row.report ? (JSON.parse(row.report) as ReconciliationReport) : null,
+    progress: row.progress ? JSON.parse(row.progress) : null,
+  };
+}
+
+function toReconciliationItem(row: Tables['reconciliation_items']): ReconciliationItem {
+  return {
+    resourceType: row.resource_type as ResourceType,
+    key: row.key,
+    localId: row.local_id,
+    remoteId: row.remote_id,
+    name: row.name,
+    action: row.action as ReconciliationAction,
+    state: row.state as ReconciliationItemState,
+    detail: row.detail,
+    error: row.error,
+    remote: row.remote ? JSON.parse(row.remote) : null,
   };
 }
 
@@ -481,6 +542,7 @@ export class SqliteDirectoryStore implements DirectoryStore {
         ...current,
         ...patch,
         provisioning: { ...current.provisioning, ...patch.provisioning },
+        reconcile: mergeReconcileSettings(current.reconcile, patch.reconcile),
         auth: patch.auth ?? current.auth,
         updatedAt: now(),
       };
@@ -990,6 +1052,160 @@ export class SqliteDirectoryStore implements DirectoryStore {
       .where('app_groups.app_id', '=', appId)
       .execute();
     return rows.map((row) => row.user_id);
+  }
+
+  // ── reconciliation ─────────────────────────────────────────────────────────────────────────────
+
+  async beginReconciliation(run: NewReconciliation): Promise<ReconciliationRecord> {
+    await this.db
+      .insertInto('reconciliations')
+      .values({
+        workflow_id: run.workflowId,
+        app_id: run.appId,
+        status: 'running',
+        dry_run: run.dryRun ? 1 : 0,
+        confirm_deletions: run.confirmDeletions ? 1 : 0,
+        started_at: now(),
+        finished_at: null,
+        report: null,
+        progress: null,
+      })
+      .onConflict((oc) => oc.column('workflow_id').doNothing())
+      .execute();
+    return (await this.getReconciliation(run.workflowId)) as ReconciliationRecord;
+  }
+
+  async getReconciliation(workflowId: string): Promise<ReconciliationRecord | null> {
+    const row = await this.db
+      .selectFrom('reconciliations')
+      .selectAll()
+      .where('workflow_id', '=', workflowId)
+      .executeTakeFirst();
+    return row ? toReconciliation(row) : null;
+  }
+
+  async listReconciliations(appId: string, limit: number): Promise<ReconciliationRecord[]> {
+    const rows = await this.db
+      .selectFrom('reconciliations')
+      .selectAll()
+      .where('app_id', '=', appId)
+      .orderBy('started_at', 'desc')
+      .orderBy('workflow_id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map(toReconciliation);
+  }
+
+  async updateReconciliation(
+    workflowId: string,
+    changes: Partial<Pick<ReconciliationRecord, 'status' | 'report' | 'progress' | 'finishedAt'>>,
+  ): Promise<void> {
+    const set: Partial<Tables['reconciliations']> = {};
+    if (changes.status !== undefined) set.status = changes.status;
+    if (changes.report !== undefined) set.report = changes.report ? JSON.stringify(changes.report) : null;
+    if (changes.progress !== undefined) set.progress = JSON.stringify(changes.progress);
+    if (changes.finishedAt !== undefined) set.finished_at = changes.finishedAt;
+    if (Object.keys(set).length === 0) return;
+    await this.db.updateTable('reconciliations').set(set).where('workflow_id', '=', workflowId).execute();
+  }
+
+  async saveReconciliationItems(
+    workflowId: string,
+    items: ReconciliationItem[],
+    progress?: unknown,
+  ): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      // 11 columns per row: stay well under SQLite's bound-parameter limit.
+      for (const slice of slices(items, 80)) {
+        await trx
+          .insertInto('reconciliation_items')
+          .values(
+            slice.map((item) => ({
+              workflow_id: workflowId,
+              resource_type: item.resourceType,
+              key: item.key,
+              local_id: item.localId,
+              remote_id: item.remoteId,
+              name: item.name,
+              action: item.action,
+              state: item.state,
+              detail: item.detail,
+              error: item.error,
+              remote: item.remote ? JSON.stringify(item.remote) : null,
+            })),
+          )
+          .onConflict((oc) =>
+            oc.columns(['workflow_id', 'resource_type', 'key']).doUpdateSet((eb) => ({
+              local_id: eb.ref('excluded.local_id'),
+              remote_id: eb.ref('excluded.remote_id'),
+              name: eb.ref('excluded.name'),
+              action: eb.ref('excluded.action'),
+              state: eb.ref('excluded.state'),
+              detail: eb.ref('excluded.detail'),
+              error: eb.ref('excluded.error'),
+              remote: eb.ref('excluded.remote'),
+            })),
+          )
+          .execute();
+      }
+      if (progress !== undefined) {
+        await trx
+          .updateTable('reconciliations')
+          .set({ progress: JSON.stringify(progress) })
+          .where('workflow_id', '=', workflowId)
+          .execute();
+      }
+    });
+  }
+
+  async reconciliationItems(
+    workflowId: string,
+    filter: ReconciliationItemFilter,
+  ): Promise<ReconciliationItem[]> {
+    let query = this.db.selectFrom('reconciliation_items').selectAll().where('workflow_id', '=', workflowId);
+    if (filter.resourceType) query = query.where('resource_type', '=', filter.resourceType);
+    if (filter.keyPrefix) {
+      // substr, not LIKE: remote ids may hold LIKE's wildcards.
+      const prefix = filter.keyPrefix;
+      query = query.where((eb) =>
+        eb(eb.fn('substr', ['key', eb.lit(1), eb.lit(prefix.length)]), '=', prefix),
+      );
+    }
+    if (filter.actions) query = query.where('action', 'in', filter.actions);
+    if (filter.state) query = query.where('state', '=', filter.state);
+    if (filter.afterKey !== undefined) query = query.where('key', '>', filter.afterKey);
+    const rows = await query.orderBy('resource_type').orderBy('key').limit(filter.limit).execute();
+    return rows.map(toReconciliationItem);
+  }
+
+  async reconciliationItemCounts(
+    workflowId: string,
+  ): Promise<{ action: ReconciliationAction; state: ReconciliationItemState; count: number }[]> {
+    const rows = await this.db
+      .selectFrom('reconciliation_items')
+      .select(['action', 'state', (eb) => eb.fn.countAll<number>().as('count')])
+      .where('workflow_id', '=', workflowId)
+      .groupBy(['action', 'state'])
+      .execute();
+    return rows.map((row) => ({
+      action: row.action as ReconciliationAction,
+      state: row.state as ReconciliationItemState,
+      count: Number(row.count),
+    }));
+  }
+
+  async clearReconciliationItems(workflowId: string): Promise<void> {
+    await this.db.deleteFrom('reconciliation_items').where('workflow_id', '=', workflowId).execute();
+  }
+
+  async undispatchedResourceIds(appId: string): Promise<{ resourceType: string; resourceId: string }[]> {
+    return this.db
+      .selectFrom('operations')
+      .select(['resource_type as resourceType', 'resource_id as resourceId'])
+      .distinct()
+      .where('app_id', '=', appId)
+      .where('dispatched_at', 'is', null)
+      .execute();
   }
 
   // ── helpers ────────────────────────────────────────────────────────────────────────────────────
