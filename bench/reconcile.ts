@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/reconcile.ts --users N [--timeout S] [--runs baseline,reconcile-initial,reconcile-nodrift]`
+ * `npm run bench:reconcile -- --users N [--timeout S] [--runs baseline,reconcile-initial,reconcile-nodrift]`
  *
  * The cost of reconciliation against a real SCIM server (scimmy, from test/support), in one process on this
  * machine: a headless Temporal dev server, the workflow bundle, a worker, a SQLite directory and the API, all
@@ -77,7 +77,7 @@ function parseOptions() {
   });
   if (values.help) {
     console.log(
-      `npx tsx bench/reconcile.ts [--users N=10000] [--timeout SECONDS_PER_RUN=600] [--runs ${ALL_RUNS.join(',')}]`,
+      `npm run bench:reconcile -- [--users N=10000] [--timeout SECONDS_PER_RUN=600] [--runs ${ALL_RUNS.join(',')}]`,
     );
     process.exit(0);
   }
