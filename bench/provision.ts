@@ -22,61 +22,47 @@
  *
  * The baseline runs first, while the process is quiet; the one-by-one run leaves idle lanes behind.
  */
-import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import fs from 'node:fs/promises';
-import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import axios, { type AxiosInstance } from 'axios';
-import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
-import {
-  bundleWorkflowCode,
-  DefaultLogger,
-  NativeConnection,
-  Runtime,
-  type Worker,
-} from '@temporalio/worker';
-import { loadConfig } from '../src/config';
-import type { DirectoryUser } from '../src/directory/model';
-import { SqliteDirectoryStore } from '../src/directory/sqlite/sqliteStore';
-import { desiredScimGroup, desiredScimUser } from '../src/provisioning/mapping';
-import { createApiServer, scimflowClient } from '../src/runtime';
-import { membershipPatchBatches } from '../src/scim/diff';
-import { SCIM_SCHEMAS } from '../src/scim/schemas';
-import { type DevServer, findTemporalCli, freePort, startDevServer } from '../src/temporal/devServer';
+import { type Client, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { IntentResult } from '../src/workflows/intents';
-import { createWorker } from '../src/worker';
-import { type ScimTestServer, startScimServer } from '../test/support/scimServer';
+import type { ScimTestServer } from '../test/support/scimServer';
+import {
+  BATCH_SIZE,
+  describeMachine,
+  directoryUserInput,
+  exitWhenDone,
+  inspectTarget,
+  logFailure,
+  provisionDirectly,
+  requestsByKind,
+  scimUserPayloads,
+  Stack,
+  userNames,
+} from './stack';
 import {
   Deadline,
-  DeadlineExceeded,
   describeUsage,
-  ExchangeStats,
-  findChildPid,
   forEachLimit,
   meanTimings,
   log,
   markdownTable,
   measureUsage,
+  parseRuns,
   percentile,
+  positiveInteger,
   processMemoryMb,
   RssSampler,
   type Usage,
   WORKFLOW_TASK,
 } from './support';
 
-const BATCH_SIZE = 100;
 const SETTLE_PARALLELISM = 16;
 /** Lane histories read in the one-by-one run: each intent also costs its lane's workflow tasks. */
 const LANE_SAMPLE = 50;
 /** Histories read per intent type (evenly sampled beyond this) to show where a run's time goes. */
 const HISTORY_SAMPLE = 2000;
 const QUEUED_POLL_MS = 100;
-const STOP_STEP_MS = 15_000;
-const API_TOKEN = `bench-${randomUUID()}`;
 const ALL_RUNS = ['baseline', 'group', 'one-by-one', 'roles'] as const;
 type RunName = (typeof ALL_RUNS)[number];
 
@@ -109,201 +95,21 @@ function parseOptions(): Options {
     );
     process.exit(0);
   }
-  const positive = (name: string, value: string) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${value}`);
-    return n;
-  };
-  const runs = values.runs.split(',').map((r) => r.trim()) as RunName[];
-  const unknown = runs.filter((r) => !ALL_RUNS.includes(r));
-  if (unknown.length)
-    throw new Error(`unknown --runs ${unknown.join(', ')}; choose from ${ALL_RUNS.join(', ')}`);
   return {
-    users: positive('users', values.users),
-    concurrency: positive('concurrency', values.concurrency),
-    timeoutSeconds: positive('timeout', values.timeout),
-    runs,
+    users: positiveInteger('users', values.users),
+    concurrency: positiveInteger('concurrency', values.concurrency),
+    timeoutSeconds: positiveInteger('timeout', values.timeout),
+    runs: parseRuns(values.runs, ALL_RUNS),
     warmup: !values['no-warmup'],
   };
 }
 
-// ── the stack ────────────────────────────────────────────────────────────────────────────────────
+// ── shared steps ─────────────────────────────────────────────────────────────────────────────────
 
 interface Operation {
   workflowId: string;
   appId: string;
   intent: string;
-}
-
-/** Everything the bench starts; fields are filled in as they come up so stop() closes exactly those. */
-class Stack {
-  tmpDir?: string;
-  devServer?: DevServer;
-  temporalPid?: number;
-  store?: SqliteDirectoryStore;
-  workerConnection?: NativeConnection;
-  worker?: Worker;
-  workerRun?: Promise<void>;
-  workerFailure?: unknown;
-  temporal?: Client;
-  api?: Awaited<ReturnType<typeof createApiServer>>['api'];
-  apiUrl = '';
-  apiAgent?: http.Agent;
-  http!: AxiosInstance;
-  readonly exchanges = new ExchangeStats();
-  readonly scimServers: ScimTestServer[] = [];
-  readonly setupMs: Record<string, number> = {};
-
-  async start(concurrency: number): Promise<void> {
-    this.tmpDir = await fs.mkdtemp(path.join(os.tmpdir(), 'scimflow-bench-'));
-    // Activity retries and worker chatter would drown the progress lines; warnings still show.
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-
-    let started = performance.now();
-    const cliPath = await findTemporalCli({
-      projectRoot: path.resolve(__dirname, '..'),
-      explicitPath: process.env.TEMPORAL_CLI_PATH,
-      log,
-    });
-    this.devServer = await startDevServer({
-      cliPath,
-      dbFile: path.join(this.tmpDir, 'temporal.db'),
-      port: await freePort(),
-      uiPort: null,
-      namespace: 'default',
-      log,
-    });
-    this.temporalPid = findChildPid('temporal');
-    this.setupMs['Temporal dev server'] = performance.now() - started;
-
-    started = performance.now();
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: require.resolve('../src/workflows'),
-      logger: new DefaultLogger('WARN'),
-    });
-    const bundlePath = path.join(this.tmpDir, 'workflow-bundle.js');
-    await fs.writeFile(bundlePath, bundle.code);
-    this.setupMs['workflow bundle'] = performance.now() - started;
-
-    started = performance.now();
-    const address = this.devServer.address;
-    const taskQueue = `bench-${randomUUID()}`;
-    const config = loadConfig({
-      SCIMFLOW_TASK_QUEUE: taskQueue,
-      TEMPORAL_ADDRESS: address,
-      SCIMFLOW_DATA_DIR: this.tmpDir,
-    });
-    this.store = await SqliteDirectoryStore.open(path.join(this.tmpDir, 'scimflow.db'));
-    const temporalClient = new Client({
-      connection: await Connection.connect({ address }),
-      namespace: 'default',
-    });
-    this.workerConnection = await NativeConnection.connect({ address });
-    this.worker = await createWorker({
-      connection: this.workerConnection,
-      namespace: 'default',
-      taskQueue,
-      store: this.store,
-      workflowBundlePath: bundlePath,
-      onScimExchange: this.exchanges.record,
-      scimflow: scimflowClient(config, temporalClient, this.store),
-    });
-    this.workerRun = this.worker.run().catch((error) => {
-      this.workerFailure = error;
-      log(`worker stopped with an error: ${error instanceof Error ? error.message : String(error)}`);
-    });
-    this.temporal = temporalClient;
-    const { api } = await createApiServer({
-      config,
-      store: this.store,
-      temporal: this.temporal,
-      token: API_TOKEN,
-      logger: false,
-    });
-    this.api = api;
-    this.apiUrl = await api.listen({ host: '127.0.0.1', port: 0 });
-    this.apiAgent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-    this.http = axios.create({
-      baseURL: this.apiUrl,
-      headers: { authorization: `Bearer ${API_TOKEN}` },
-      httpAgent: this.apiAgent,
-      validateStatus: () => true,
-    });
-    this.setupMs['worker + API'] = performance.now() - started;
-  }
-
-  /** A call to the scimflow API that must answer 2xx. */
-  async ok<T = Record<string, unknown>>(
-    method: 'GET' | 'POST' | 'PUT',
-    url: string,
-    body?: unknown,
-  ): Promise<T> {
-    const response = await this.http.request<T>({ method, url, data: body });
-    if (response.status >= 300) {
-      throw new Error(
-        `${method} ${url} answered ${response.status}: ${JSON.stringify(response.data).slice(0, 500)}`,
-      );
-    }
-    return response.data;
-  }
-
-  async newScimServer(): Promise<ScimTestServer> {
-    const server = await startScimServer();
-    this.scimServers.push(server);
-    return server;
-  }
-
-  /** Every step bounded, so a stuck step cannot keep the bench from exiting. */
-  async stop(): Promise<void> {
-    const step = async (what: string, action: () => Promise<unknown> | undefined) => {
-      try {
-        const outcome = await Promise.race([
-          Promise.resolve(action()).then(() => 'done'),
-          new Promise((resolve) => setTimeout(resolve, STOP_STEP_MS, 'timeout').unref()),
-        ]);
-        if (outcome === 'timeout') log(`stopping ${what} took over ${STOP_STEP_MS / 1000} s; moving on`);
-      } catch (error) {
-        log(`stopping ${what} failed: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    };
-    await step('API', () => this.api?.close());
-    this.apiAgent?.destroy();
-    await step('worker', async () => {
-      if (!this.worker) return;
-      if (this.worker.getState() === 'RUNNING') this.worker.shutdown();
-      await this.workerRun;
-    });
-    await step('worker connection', () => this.workerConnection?.close());
-    await step('client connection', () => this.temporal?.connection.close());
-    for (const server of this.scimServers) await step('SCIM server', () => server.close());
-    await step('directory store', () => this.store?.close());
-    await step('Temporal dev server', () => this.devServer?.stop());
-    if (this.tmpDir)
-      await step('temp dir', () => fs.rm(this.tmpDir as string, { recursive: true, force: true }));
-  }
-}
-
-// ── shared steps ─────────────────────────────────────────────────────────────────────────────────
-
-function userNames(tag: string, n: number): string[] {
-  return Array.from({ length: n }, (_, i) => `${tag}-${String(i).padStart(6, '0')}@bench.example.com`);
-}
-
-function directoryUserInput(userName: string) {
-  return {
-    userName,
-    name: { givenName: userName.split('@')[0], familyName: 'Bench' },
-    emails: [{ value: userName, type: 'work', primary: true }],
-  };
-}
-
-async function createApp(stack: Stack, scim: ScimTestServer, name: string): Promise<{ id: string }> {
-  return stack.ok('POST', '/api/apps', {
-    name,
-    baseUrl: scim.url,
-    auth: { type: 'bearer', token: scim.token },
-    membershipBatchSize: BATCH_SIZE,
-  });
 }
 
 async function createDirectoryUsers(
@@ -386,14 +192,9 @@ function outcomeSummary(settled: Settled[]): string {
   );
 }
 
-/** Did the target end up with every user, and the group with every one of them as member? */
 function verifyTarget(scim: ScimTestServer, tag: string, n: number, groupName: string): string {
-  const users = scim.users().filter((u) => u.userName.startsWith(`${tag}-`));
-  const group = scim.groups().find((g) => g.displayName === groupName);
-  const memberIds = new Set(group?.members?.map((m) => m.value) ?? []);
-  const members = users.filter((u) => memberIds.has(u.id)).length;
-  const ok = users.length === n && members === n && memberIds.size === n;
-  return `${ok ? 'OK' : 'MISMATCH'}: target holds ${users.length}/${n} users, group "${groupName}" has ${memberIds.size} members (${members} of them the run's users)`;
+  const { ok, users, members, runMembers } = inspectTarget(scim, tag, n, groupName);
+  return `${ok ? 'OK' : 'MISMATCH'}: target holds ${users}/${n} users, group "${groupName}" has ${members} members (${runMembers} of them the run's users)`;
 }
 
 interface RunResult {
@@ -408,15 +209,10 @@ interface RunResult {
 }
 
 function requestCounts(scim: ScimTestServer): RunResult['requests'] {
-  const byKind = new Map<string, number>();
-  for (const r of scim.requests) {
-    const kind = `${r.method} ${r.path.replace(/^\/(Users|Groups)\/[^/]+/, '/$1/:id')}`;
-    byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
-  }
   return {
     total: scim.requests.length,
     writes: scim.requests.filter((r) => ['POST', 'PUT', 'PATCH', 'DELETE'].includes(r.method)).length,
-    byKind: [...byKind.entries()]
+    byKind: [...requestsByKind(scim).entries()]
       .sort((a, b) => b[1] - a[1])
       .map(([kind, count]) => `${kind} ×${count}`)
       .join(', '),
@@ -525,7 +321,7 @@ async function historyNotes(stack: Stack, operations: Operation[], sample: numbe
 
 async function groupRun(stack: Stack, rss: RssSampler, n: number, c: number, tag: string, timeoutS: number) {
   const scim = await stack.newScimServer();
-  const app = await createApp(stack, scim, `Bench ${tag}`);
+  const app = await stack.createApp(scim, `Bench ${tag}`);
   log(`${tag}: creating ${n} directory users and a group holding them`);
   const userIds = await createDirectoryUsers(stack, tag, n, c);
   const groupName = `${tag} group`;
@@ -569,7 +365,7 @@ async function oneByOneRun(
   timeoutS: number,
 ) {
   const scim = await stack.newScimServer();
-  const app = await createApp(stack, scim, `Bench ${tag}`);
+  const app = await stack.createApp(scim, `Bench ${tag}`);
   log(`${tag}: creating ${n} directory users, and an empty group assigned to the app (untimed)`);
   const userIds = await createDirectoryUsers(stack, tag, n, c);
   const groupName = `${tag} group`;
@@ -652,33 +448,7 @@ async function baselineRun(
   timeoutS: number,
 ) {
   const scim = await stack.newScimServer();
-  const agent = new http.Agent({ keepAlive: true, maxSockets: c });
-  const target = axios.create({
-    baseURL: scim.url,
-    headers: {
-      Authorization: `Bearer ${scim.token}`,
-      Accept: 'application/scim+json, application/json',
-      'Content-Type': 'application/scim+json',
-    },
-    httpAgent: agent,
-    validateStatus: () => true,
-  });
-  const expect2xx = (what: string, response: { status: number; data: unknown }) => {
-    if (response.status >= 300)
-      throw new Error(`${what} answered ${response.status}: ${JSON.stringify(response.data)}`);
-  };
-  // The same bodies scimflow would send for these users.
-  const timestamp = new Date().toISOString();
-  const payloads = userNames(tag, n).map((userName) => {
-    const user: DirectoryUser = {
-      id: randomUUID(),
-      active: true,
-      createdAt: timestamp,
-      updatedAt: timestamp,
-      ...directoryUserInput(userName),
-    };
-    return desiredScimUser(user);
-  });
+  const payloads = scimUserPayloads(tag, n);
   const groupName = `${tag} group`;
   scim.resetRequests();
 
@@ -686,60 +456,16 @@ async function baselineRun(
   const deadline = new Deadline(`${tag} (baseline)`, timeoutS);
   const usage = measureUsage(rss, stack.temporalPid);
   const t0 = performance.now();
-  const remoteIds: string[] = new Array(n);
-  try {
-    await forEachLimit(
-      payloads,
-      c,
-      async (payload, i) => {
-        const response = await target.post<{ id: string }>('/Users', payload);
-        expect2xx(`POST /Users ${payload.userName}`, response);
-        remoteIds[i] = response.data.id;
-      },
-      deadline,
-    );
-    const usersMs = performance.now() - t0;
-    const created = await target.post<{ id: string }>(
-      '/Groups',
-      desiredScimGroup({ id: randomUUID(), displayName: groupName }),
-    );
-    expect2xx('POST /Groups', created);
-    const batches = membershipPatchBatches(remoteIds, [], BATCH_SIZE);
-    for (const operations of batches) {
-      deadline.check();
-      const response = await target.patch(`/Groups/${created.data.id}`, {
-        schemas: [SCIM_SCHEMAS.patchOp],
-        Operations: operations,
-      });
-      expect2xx('PATCH /Groups', response);
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    const used = usage();
-    const notes = [
-      `users created after ${(usersMs / 1000).toFixed(2)} s; group + ${batches.length} PATCH(es) took ` +
-        `${(seconds - usersMs / 1000).toFixed(2)} s`,
-      describeUsage(used),
-    ];
-    return { scim, tag, n, seconds, groupName, used, notes };
-  } finally {
-    agent.destroy();
-  }
-}
-
-/** Which code was measured: the tree changes between runs, so the report names the commit (best effort). */
-function codeVersion(): string {
-  try {
-    const git = (...args: string[]) =>
-      execFileSync('git', args, {
-        cwd: path.resolve(__dirname, '..'),
-        encoding: 'utf8',
-        stdio: 'pipe',
-      }).trim();
-    const dirty = git('status', '--porcelain', '--', 'src').length > 0;
-    return `commit ${git('rev-parse', '--short', 'HEAD')}${dirty ? ' + uncommitted changes in src/' : ''}`;
-  } catch {
-    return 'commit unknown';
-  }
+  const { usersCreatedAt, patches } = await provisionDirectly(scim, payloads, groupName, c, deadline);
+  const seconds = (performance.now() - t0) / 1000;
+  const used = usage();
+  const usersMs = usersCreatedAt - t0;
+  const notes = [
+    `users created after ${(usersMs / 1000).toFixed(2)} s; group + ${patches} PATCH(es) took ` +
+      `${(seconds - usersMs / 1000).toFixed(2)} s`,
+    describeUsage(used),
+  ];
+  return { scim, tag, n, seconds, groupName, used, notes };
 }
 
 // ── main ─────────────────────────────────────────────────────────────────────────────────────────
@@ -777,11 +503,7 @@ async function rolesRun(
   for (const key of keys) await stack.ok('POST', '/api/permissions', { key });
   const apps: { id: string }[] = [];
   for (const [i, scim] of targets.entries()) {
-    const app = await stack.ok<{ id: string }>('POST', '/api/apps', {
-      name: `Bench ${tag} ${i + 1}`,
-      baseUrl: scim.url,
-      auth: { type: 'bearer', token: scim.token },
-      membershipBatchSize: BATCH_SIZE,
+    const app = await stack.createApp(scim, `Bench ${tag} ${i + 1}`, {
       provisioning: { roles: true, permissions: true },
     });
     await stack.ok('PUT', `/api/apps/${app.id}/permissions`, { keys });
@@ -872,39 +594,18 @@ async function main(): Promise<number> {
   const { users: n, concurrency: c, timeoutSeconds } = options;
   const rss = new RssSampler();
   const stack = new Stack();
-  let stopping = false;
   const results: RunResult[] = [];
   let exitCode = 0;
-
-  // Past a timeout, in-flight calls fail as everything is closed; that is expected, not a crash.
-  process.on('unhandledRejection', (error) => {
-    if (stopping) return;
-    log(`unhandled rejection: ${error instanceof Error ? error.stack : String(error)}`);
-  });
-  const interrupt = () => {
-    log('interrupted; stopping everything');
-    stopping = true;
-    void stack.stop().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', interrupt);
-  process.once('SIGTERM', interrupt);
-  // Last resort: whatever hangs, the process ends (the dev server is SIGKILLed on exit by startDevServer).
-  const hardLimitS = timeoutSeconds * (options.runs.length + 1) + 300;
-  setTimeout(() => {
-    log(`hard limit of ${hardLimitS} s reached; exiting`);
-    process.exit(3);
-  }, hardLimitS * 1000).unref();
+  stack.guardProcess(timeoutSeconds * (options.runs.length + 1) + 300);
 
   const header =
     `scimflow provisioning bench — N=${n} users, concurrency C=${c} (API calls and baseline POSTs in flight), ` +
     `PATCH batch ${BATCH_SIZE}, timeout ${timeoutSeconds} s per run\n` +
-    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB RAM, ` +
-    `Node ${process.version}, ${os.platform()} ${os.release()}; scimflow ${codeVersion()}`;
+    describeMachine();
   log(header.replace('\n', '\n[bench] '));
 
   try {
-    log('starting Temporal dev server, workflow bundle, worker, directory and API');
-    await stack.start(c);
+    await stack.start({ apiConcurrency: c });
     log(
       `stack up: ${Object.entries(stack.setupMs)
         .map(([what, ms]) => `${what} ${(ms / 1000).toFixed(1)} s`)
@@ -946,12 +647,10 @@ async function main(): Promise<number> {
     }
   } catch (error) {
     exitCode = 1;
-    if (error instanceof DeadlineExceeded) log(`STOPPED: ${error.message}`);
-    else log(`FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    logFailure(error);
   }
 
   const temporalMemory = processMemoryMb(stack.temporalPid);
-  stopping = true;
   log('stopping everything');
   const stopStarted = performance.now();
   await stack.stop();
@@ -1003,9 +702,4 @@ function printReport(
   console.log(out.join('\n'));
 }
 
-main()
-  .then((code) => process.exit(code))
-  .catch((error) => {
-    console.error(error);
-    process.exit(1);
-  });
+exitWhenDone(main());

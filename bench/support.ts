@@ -1,13 +1,32 @@
 /**
- * Small helpers for bench/provision.ts: a bounded-concurrency loop, CPU / memory / event-loop accounting
- * (this process and the Temporal dev server child, read from /proc on Linux), SCIM exchange statistics,
- * activity timings from a workflow history, and a Markdown table printer.
+ * Small helpers for the benches: command-line checks, a bounded-concurrency loop, CPU / memory / event-loop
+ * accounting (this process and the Temporal dev server child, read from /proc on Linux), SCIM exchange
+ * statistics, activity timings from a workflow history, and a Markdown table printer.
  */
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { WorkflowHandle } from '@temporalio/client';
 
 export const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+// ── command line ────────────────────────────────────────────────────────────────────────────────
+
+export function positiveInteger(option: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${option} must be a positive integer, got ${value}`);
+  return n;
+}
+
+/** The comma-separated `--runs` value, each one checked against the runs the bench has. */
+export function parseRuns<T extends string>(value: string, allRuns: readonly T[]): T[] {
+  const runs = value.split(',').map((r) => r.trim()) as T[];
+  const unknown = runs.filter((r) => !allRuns.includes(r));
+  if (unknown.length)
+    throw new Error(`unknown --runs ${unknown.join(', ')}; choose from ${allRuns.join(', ')}`);
+  return runs;
+}
+
+// ── budgets and loops ────────────────────────────────────────────────────────────────────────────
 
 export class DeadlineExceeded extends Error {
   constructor(what: string, seconds: number) {
@@ -222,6 +241,11 @@ export class ExchangeStats {
 
   reset(): void {
     this.byKind.clear();
+  }
+
+  /** Summed duration of all exchanges since the last reset. */
+  totalMs(): number {
+    return [...this.byKind.values()].reduce((total, t) => total + t.totalMs, 0);
   }
 
   summary(): string[] {
