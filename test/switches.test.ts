@@ -42,6 +42,30 @@ describe('per-app provisioning switches', () => {
     expect(h.remoteGroup('Switch createUsers')).toBeDefined();
   });
 
+  it('createUsers off: a user deleted in the app by hand is not created again by its next update', async () => {
+    const app = await h.createApp();
+    const kay = await h.createUser('kay-recreate@example.com');
+    const group = await h.ok<{ id: string }>('POST', '/api/groups', {
+      displayName: 'Recreate',
+      memberIds: [kay.id],
+    });
+    await h.change('PUT', `/api/apps/${app.id}/groups/${group.id}`);
+    await h.ok('PATCH', `/api/apps/${app.id}`, { provisioning: { createUsers: false } });
+    h.scim.deleteUserDirectly(h.remoteUser('kay-recreate@example.com')!.id);
+    const start = h.scim.requests.length;
+
+    const { settled } = await h.change('PATCH', `/api/users/${kay.id}`, { title: 'Changed' });
+
+    expect(settled).toEqual([
+      expect.objectContaining({
+        status: 'completed',
+        result: expect.objectContaining({ outcome: 'skipped' }),
+      }),
+    ]);
+    expect(writesTo(start, 'POST', '/Users')).toEqual([]);
+    expect(h.remoteUser('kay-recreate@example.com')).toBeUndefined();
+  });
+
   it('updateUsers off: attribute changes are never written', async () => {
     const { users } = await appWithSwitchOff('updateUsers', ['ben']);
     const start = h.scim.requests.length;

@@ -27,7 +27,9 @@ export async function provisionUser({ appId, userId }: UserIntentInput): Promise
 
       let changed = false;
       if (!created && writesUserAttributes(plan.switches)) {
-        changed = await pushChangesOrRecreate(appId, userId, label);
+        const pushed = await pushChangesOrRecreate(appId, userId, label, plan.switches.createUsers);
+        if (pushed === 'gone') return skipped(`${label} was deleted in the app and createUsers is off`);
+        changed = pushed === 'written';
       }
 
       const joined = plan.switches.groupMembership
@@ -62,14 +64,25 @@ export function writesUserAttributes(switches: {
   return switches.updateUsers || Boolean(switches.roles) || Boolean(switches.permissions);
 }
 
-/** A 404 on the linked id means the user was deleted remotely: forget the link and create it again. */
-export async function pushChangesOrRecreate(appId: string, userId: string, label: string): Promise<boolean> {
+/**
+ * A 404 on the linked id means the user was deleted remotely: forget the link and create it again — unless the
+ * app does not let scimflow create users, in which case it stays gone until a person or a reconciliation acts.
+ */
+export async function pushChangesOrRecreate(
+  appId: string,
+  userId: string,
+  label: string,
+  mayCreate: boolean,
+): Promise<'written' | 'unchanged' | 'gone'> {
   try {
-    return (await scim(`PATCH /Users ${label}`).pushUserChanges(appId, userId)).written;
+    return (await scim(`PATCH /Users ${label}`).pushUserChanges(appId, userId)).written
+      ? 'written'
+      : 'unchanged';
   } catch (error) {
     if (!isScimFailure(error, 'not-found')) throw error;
     await directory.forgetRemoteUser(appId, userId);
+    if (!mayCreate) return 'gone';
     await createOrAdopt(appId, userId, label);
-    return true;
+    return 'written';
   }
 }

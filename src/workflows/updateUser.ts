@@ -19,9 +19,10 @@ export async function updateUser(input: UserIntentInput): Promise<IntentResult> 
 
   return recordingFailure(
     (message) => directory.recordUserFailure(appId, userId, message),
-    async () =>
-      (await pushChangesOrRecreate(appId, userId, label))
-        ? written(`updated ${label}`)
-        : unchanged(`${label} already matches`),
+    async () => {
+      const pushed = await pushChangesOrRecreate(appId, userId, label, plan.switches.createUsers);
+      if (pushed === 'gone') return skipped(`${label} was deleted in the app and createUsers is off`);
+      return pushed === 'written' ? written(`updated ${label}`) : unchanged(`${label} already matches`);
+    },
   );
 }
