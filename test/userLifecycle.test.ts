@@ -105,6 +105,21 @@ describe('a user through its life in an app', () => {
     expect(h.remoteUser('ivy@example.com')).toBeUndefined();
   });
 
+  it('deprovisioning a user already deleted in the app by hand completes and forgets the link', async () => {
+    const { app, group } = await appWithGroup(h);
+    const lou = await h.createUser('lou@example.com');
+    await h.change('PUT', `/api/groups/${group.id}/members/${lou.id}`);
+    h.scim.deleteUserDirectly(h.remoteUser('lou@example.com')!.id);
+
+    const { settled } = await h.change('DELETE', `/api/groups/${group.id}/members/${lou.id}`);
+
+    expect(settled.map((s) => [s.intent, s.status])).toEqual(
+      expect.arrayContaining([['deprovisionUser', 'completed']]),
+    );
+    const links = await h.ok<{ items: { localId: string }[] }>('GET', `/api/apps/${app.id}/links`);
+    expect(links.items.map((l) => l.localId)).not.toContain(lou.id);
+  });
+
   it('a user that already exists in the target is adopted, not duplicated, and only its differences are written', async () => {
     const { group } = await appWithGroup(h);
     h.scim.seedUser({ userName: 'jack@example.com', title: 'Old title', active: true });

@@ -106,7 +106,10 @@ export class UserProvisioning {
     return { written: true, operations: operations.length };
   }
 
-  /** Sets `active` to false remotely (a real boolean: some targets reject the "False" string). */
+  /**
+   * Sets `active` to false remotely (a real boolean: some targets reject the "False" string). A user already
+   * deleted in the app counts as deprovisioned.
+   */
   async deactivate(appId: string, userId: string): Promise<{ written: boolean }> {
     const app = await this.targets.app(appId);
     const link = await this.store.getLink(appId, 'User', userId);
@@ -116,10 +119,17 @@ export class UserProvisioning {
     if (link.status === 'deprovisioned' && userPatchOperations(lastPushed, deactivated).length === 0) {
       return { written: false };
     }
-    await this.write(app, link.remoteId, [{ op: 'replace', path: 'active', value: false }], (current) => ({
-      ...current,
-      active: false,
-    }));
+    try {
+      await this.write(app, link.remoteId, [{ op: 'replace', path: 'active', value: false }], (current) => ({
+        ...current,
+        active: false,
+      }));
+    } catch (error) {
+      // Already deleted in the app: nothing left to deactivate, and nothing to link to.
+      if (!(error instanceof ScimError && error.kind === 'not-found')) throw error;
+      await this.forgetLink(appId, userId);
+      return { written: false };
+    }
     await this.store.saveLink({ ...link, lastPushed: deactivated, status: 'deprovisioned', lastError: null });
     return { written: true };
   }
