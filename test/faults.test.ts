@@ -14,17 +14,8 @@ describe('provisioning through a faulty network', () => {
   });
   afterEach(() => h.proxy.clearFaults());
 
-  async function appWithGroup(settings: Record<string, unknown> = {}) {
-    const app = await h.createApp(settings);
-    const group = await h.ok<{ id: string }>('POST', '/api/groups', {
-      displayName: `Faulty ${app.id.slice(0, 6)}`,
-    });
-    await h.change('PUT', `/api/apps/${app.id}/groups/${group.id}`);
-    return { app, group };
-  }
-
   it('a create whose response is lost is retried without leaving two remote users', async () => {
-    const { group } = await appWithGroup();
+    const { group } = await h.appWithAssignedGroup();
     const nora = await h.createUser('nora@example.com');
     const start = h.proxy.received.length;
     h.proxy.failNext({ method: 'POST', pathPrefix: '/Users' }, { type: 'lose-response' });
@@ -58,7 +49,7 @@ describe('provisioning through a faulty network', () => {
   });
 
   it('a 429 with Retry-After is retried no sooner than the target asked', async () => {
-    const { group } = await appWithGroup();
+    const { group } = await h.appWithAssignedGroup();
     const rita = await h.createUser('rita@example.com');
     const start = h.proxy.received.length;
     h.proxy.failNext(
@@ -80,7 +71,7 @@ describe('provisioning through a faulty network', () => {
   });
 
   it('503s and a request that times out are retried until the write lands', async () => {
-    const { group } = await appWithGroup({ timeoutMs: 500 });
+    const { group } = await h.appWithAssignedGroup({ timeoutMs: 500 });
     const sam = await h.createUser('sam@example.com');
     const start = h.proxy.received.length;
     h.proxy.failNext({ method: 'POST', pathPrefix: '/Users' }, { type: 'status', status: 503 }, 2);
@@ -98,7 +89,7 @@ describe('provisioning through a faulty network', () => {
   });
 
   it('a 400 is not retried: the operation fails with the target detail, and the link records it', async () => {
-    const { app, group } = await appWithGroup();
+    const { app, group } = await h.appWithAssignedGroup();
     const tom = await h.createUser('tom@example.com');
     const start = h.proxy.received.length;
     h.proxy.failNext(

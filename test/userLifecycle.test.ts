@@ -2,16 +2,6 @@ import { Harness } from './support/harness';
 
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 
-/** Given an app with an assigned group, a user joins it and the tests follow that user's life in the target. */
-async function appWithGroup(h: Harness, appSettings: Record<string, unknown> = {}) {
-  const app = await h.createApp(appSettings);
-  const group = await h.ok<{ id: string }>('POST', '/api/groups', {
-    displayName: `Staff ${app.id.slice(0, 6)}`,
-  });
-  await h.change('PUT', `/api/apps/${app.id}/groups/${group.id}`);
-  return { app, group };
-}
-
 describe('a user through its life in an app', () => {
   let h: Harness;
   beforeAll(async () => {
@@ -22,7 +12,7 @@ describe('a user through its life in an app', () => {
   });
 
   it('joining the assigned group provisions the user and adds it to the remote group', async () => {
-    const { group } = await appWithGroup(h);
+    const { group } = await h.appWithAssignedGroup();
     const erin = await h.createUser('erin@example.com', { title: 'Engineer' });
     const joined = await h.change('PUT', `/api/groups/${group.id}/members/${erin.id}`);
     expect(joined.settled).toEqual([
@@ -35,7 +25,7 @@ describe('a user through its life in an app', () => {
   });
 
   it('an update sends one PATCH with only the changed attributes, and repeating it writes nothing', async () => {
-    const { app, group } = await appWithGroup(h);
+    const { app, group } = await h.appWithAssignedGroup();
     const finn = await h.createUser('finn@example.com', { title: 'Analyst', department: 'Finance' });
     await h.change('PUT', `/api/groups/${group.id}/members/${finn.id}`);
 
@@ -68,7 +58,7 @@ describe('a user through its life in an app', () => {
   });
 
   it('deactivating the user in the directory deactivates it remotely with a real boolean; reactivating brings it back', async () => {
-    const { group } = await appWithGroup(h);
+    const { group } = await h.appWithAssignedGroup();
     const gina = await h.createUser('gina@example.com');
     await h.change('PUT', `/api/groups/${group.id}/members/${gina.id}`);
 
@@ -89,7 +79,7 @@ describe('a user through its life in an app', () => {
   });
 
   it('in an app that deletes, leaving the group deletes the remote user; deleting a user in the directory does too', async () => {
-    const { group } = await appWithGroup(h, { deprovisionMode: 'delete' });
+    const { group } = await h.appWithAssignedGroup({ deprovisionMode: 'delete' });
     const hank = await h.createUser('hank@example.com');
     const ivy = await h.createUser('ivy@example.com');
     await h.change('PATCH', `/api/groups/${group.id}`, { memberIds: [hank.id, ivy.id] });
@@ -106,7 +96,7 @@ describe('a user through its life in an app', () => {
   });
 
   it('deprovisioning a user already deleted in the app by hand completes and forgets the link', async () => {
-    const { app, group } = await appWithGroup(h);
+    const { app, group } = await h.appWithAssignedGroup();
     const lou = await h.createUser('lou@example.com');
     await h.change('PUT', `/api/groups/${group.id}/members/${lou.id}`);
     h.scim.deleteUserDirectly(h.remoteUser('lou@example.com')!.id);
@@ -121,7 +111,7 @@ describe('a user through its life in an app', () => {
   });
 
   it('a user that already exists in the target is adopted, not duplicated, and only its differences are written', async () => {
-    const { group } = await appWithGroup(h);
+    const { group } = await h.appWithAssignedGroup();
     h.scim.seedUser({ userName: 'jack@example.com', title: 'Old title', active: true });
     const jack = await h.createUser('jack@example.com', { title: 'New title' });
     const before = h.scim.requests.length;
@@ -133,7 +123,7 @@ describe('a user through its life in an app', () => {
   });
 
   it('a user deleted remotely by hand is created again on its next update', async () => {
-    const { group } = await appWithGroup(h);
+    const { group } = await h.appWithAssignedGroup();
     const kim = await h.createUser('kim@example.com');
     await h.change('PUT', `/api/groups/${group.id}/members/${kim.id}`);
     h.scim.deleteUserDirectly(h.remoteUser('kim@example.com')!.id);
@@ -159,7 +149,7 @@ describe('a target without PATCH support', () => {
   });
 
   it('receives full PUTs for user updates and group membership, never a PATCH', async () => {
-    const { group } = await appWithGroup(h);
+    const { group } = await h.appWithAssignedGroup();
     const lea = await h.createUser('lea@example.com');
     const max = await h.createUser('max@example.com');
     await h.change('PATCH', `/api/groups/${group.id}`, { memberIds: [lea.id, max.id] });

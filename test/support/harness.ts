@@ -139,6 +139,16 @@ export class Harness {
     });
   }
 
+  /** Given an app with one (empty) group assigned: a user who joins the group is provisioned. */
+  async appWithAssignedGroup(settings: Record<string, unknown> = {}) {
+    const app = await this.createApp(settings);
+    const group = await this.ok<{ id: string }>('POST', '/api/groups', {
+      displayName: `Assigned ${app.id.slice(0, 8)}`,
+    });
+    await this.change('PUT', `/api/apps/${app.id}/groups/${group.id}`);
+    return { app, group };
+  }
+
   async createUser(
     userName: string,
     extra: Record<string, unknown> = {},
