@@ -3,7 +3,13 @@ import { Client, Connection, type ConnectionOptions, WorkflowNotFoundError } fro
 import type { Config } from './config';
 import type { DirectoryStore, OperationRecord } from './directory/store';
 import { scimAppId, scimIntent, scimResourceId, scimResourceType } from './temporal/searchAttributes';
-import { type IntentRequest, type IntentResult, type QueuedIntent, resourceOf } from './workflows/intents';
+import {
+  intentNames,
+  type IntentRequest,
+  type IntentResult,
+  type QueuedIntent,
+  resourceOf,
+} from './workflows/intents';
 import type { intentLane } from './workflows/intentLane';
 
 /** Address, TLS and API key as Temporal's own tools read them from the environment. */
@@ -210,7 +216,8 @@ export class ScimflowClient {
 
   /** Intent runs, newest first, found through the custom search attributes. */
   async operations(filter: OperationFilter): Promise<OperationView[]> {
-    const clauses = [`ScimIntent != 'intentLane'`, `ScimIntent IS NOT NULL`];
+    // Intents only: lanes and reconciliation runs carry the search attributes too, but are not operations.
+    const clauses = [`ScimIntent IN (${intentNames.map(quoted).join(', ')})`];
     if (filter.appId) clauses.push(`ScimAppId = ${quoted(filter.appId)}`);
     if (filter.resourceId) clauses.push(`ScimResourceId = ${quoted(filter.resourceId)}`);
     if (filter.intent) clauses.push(`ScimIntent = ${quoted(filter.intent)}`);

@@ -322,6 +322,13 @@ describe('reconcileApp: the app brought back in line with the directory', () => 
     }>('GET', `/api/apps/${app.id}/reconciliations`);
     expect(listed.items.map((i) => i.workflowId)).toEqual([second.workflowId, first.workflowId]);
     expect(listed.items[0]).not.toHaveProperty('objects');
+    // Runs are not operations: the operations list of the app holds its intents only.
+    const operations = await h.ok<{ items: { workflowId: string; intent: string }[] }>(
+      'GET',
+      `/api/operations?appId=${app.id}`,
+    );
+    expect(operations.items.length).toBeGreaterThan(0);
+    expect(operations.items.filter((o) => o.workflowId.startsWith('reconcile:'))).toEqual([]);
 
     const other = await h.createApp();
     expect(
