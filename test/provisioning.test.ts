@@ -112,11 +112,19 @@ describe('provisioning an app from its assigned group', () => {
     }
     expect(found).toEqual([operation.workflowId]);
 
-    const listed = await h.ok<{ items: { workflowId: string; status: string }[] }>(
-      'GET',
-      `/api/operations?appId=${app.id}&intent=createGroup`,
-    );
-    expect(listed.items.map((i) => [i.workflowId, i.status])).toEqual([[operation.workflowId, 'completed']]);
+    // The list comes from Temporal's visibility store, which may trail the run's close by a moment.
+    let listed: { workflowId: string; status: string }[] = [];
+    for (let attempt = 0; attempt < 50; attempt++) {
+      listed = (
+        await h.ok<{ items: { workflowId: string; status: string }[] }>(
+          'GET',
+          `/api/operations?appId=${app.id}&intent=createGroup`,
+        )
+      ).items;
+      if (listed[0]?.status === 'completed') break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(listed.map((i) => [i.workflowId, i.status])).toEqual([[operation.workflowId, 'completed']]);
 
     const detail = await h.ok<{
       status: string;
