@@ -688,7 +688,7 @@ export class Reconciliation {
     desired: ScimUserPayload | undefined,
     progress: Progress,
   ): Promise<ReconciliationItem> {
-    const { app, client } = view;
+    const { app } = view;
     const userId = planned.localId as string;
     const remote = planned.remote as ScimUser;
     if (desired) return { ...planned, action: 'skipped', state: 'noted', detail: 'back in scope meanwhile' };
@@ -697,27 +697,9 @@ export class Reconciliation {
       await this.users.delete(app.id, userId);
       return { ...planned, state: 'done', detail: 'deleted' };
     }
-    const link = await this.store.getLink(app.id, 'User', userId);
-    try {
-      if ((await this.capabilities(view)).patch) {
-        await client.patchUser(remote.id, [{ op: 'replace', path: 'active', value: false }]);
-      } else {
-        const { meta: _meta, ...current } = remote;
-        await client.replaceUser(remote.id, { ...current, active: false } as unknown as ScimUserPayload);
-      }
-    } catch (error) {
-      if (!(error instanceof ScimError && error.kind === 'not-found')) throw error;
-      await this.users.forgetLink(app.id, userId);
+    const { gone } = await this.users.deactivate(app.id, userId, { asFound: remote });
+    if (gone)
       return { ...planned, action: 'unchanged', state: 'noted', detail: 'gone from the app meanwhile' };
-    }
-    if (link) {
-      await this.store.saveLink({
-        ...link,
-        lastPushed: { ...(link.lastPushed ?? remote), active: false },
-        status: 'deprovisioned',
-        lastError: null,
-      });
-    }
     return { ...planned, state: 'done', detail: 'deactivated' };
   }
 

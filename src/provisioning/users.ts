@@ -110,32 +110,44 @@ export class UserProvisioning {
    * Sets `active` to false remotely (a real boolean: some targets reject the "False" string). A user already
    * deleted in the app counts as deprovisioned.
    */
-  async deactivate(appId: string, userId: string): Promise<{ written: boolean }> {
+  async deactivate(
+    appId: string,
+    userId: string,
+    options: {
+      /** The user as just read from the app (reconciliation): written even if the link says deactivated, and
+       *  the base of a PUT, so no second read. */
+      asFound?: Record<string, unknown>;
+    } = {},
+  ): Promise<{ written: boolean; gone: boolean }> {
     const app = await this.targets.app(appId);
     const link = await this.store.getLink(appId, 'User', userId);
-    if (!link?.remoteId) return { written: false };
+    if (!link?.remoteId) return { written: false, gone: false };
     const lastPushed = link.lastPushed ?? {};
     const deactivated = { ...lastPushed, active: false };
-    if (link.status === 'deprovisioned' && userPatchOperations(lastPushed, deactivated).length === 0) {
-      return { written: false };
-    }
+    const alreadyDone =
+      link.status === 'deprovisioned' && userPatchOperations(lastPushed, deactivated).length === 0;
+    if (alreadyDone && !options.asFound) return { written: false, gone: false };
     try {
-      await this.write(app, link.remoteId, [{ op: 'replace', path: 'active', value: false }], (current) => ({
-        ...current,
-        active: false,
-      }));
+      await this.write(
+        app,
+        link.remoteId,
+        [{ op: 'replace', path: 'active', value: false }],
+        (current) => ({ ...current, active: false }),
+        options.asFound,
+      );
     } catch (error) {
       // Already deleted in the app: nothing left to deactivate, and nothing to link to.
       if (!(error instanceof ScimError && error.kind === 'not-found')) throw error;
       await this.forgetLink(appId, userId);
-      return { written: false };
+      return { written: false, gone: true };
     }
     await this.store.saveLink({ ...link, lastPushed: deactivated, status: 'deprovisioned', lastError: null });
-    return { written: true };
+    return { written: true, gone: false };
   }
 
   /**
-   * PATCH when the target supports it; otherwise GET the target's own resource, change it, and PUT it back, so
+   * PATCH when the target supports it; otherwise take the target's own resource (as found, or read now), change it
+   * and PUT it back, so
    * attributes scimflow does not write (unmanaged ones, or an app's switched-off roles) survive the replace.
    */
   private async write(
@@ -143,13 +155,14 @@ export class UserProvisioning {
     remoteId: string,
     operations: PatchOperation[],
     replacementOf: (current: Record<string, unknown>) => Record<string, unknown>,
+    asFound?: Record<string, unknown>,
   ): Promise<void> {
     const client = this.targets.clientFor(app);
     if ((await this.targets.capabilities(app, client)).patch) {
       await client.patchUser(remoteId, operations);
       return;
     }
-    const { meta: _meta, ...current } = await client.getUser(remoteId);
+    const { meta: _meta, ...current } = asFound ?? (await client.getUser(remoteId));
     await client.replaceUser(remoteId, replacementOf(current) as ScimUserPayload);
   }
 
