@@ -148,18 +148,31 @@ describe('a target without PATCH support', () => {
     await h?.close();
   });
 
-  it('receives full PUTs for user updates and group membership, never a PATCH', async () => {
+  it('receives full PUTs for user updates and group membership, never a PATCH, and keeps members it did not add', async () => {
     const { group } = await h.appWithAssignedGroup();
     const lea = await h.createUser('lea@example.com');
     const max = await h.createUser('max@example.com');
     await h.change('PATCH', `/api/groups/${group.id}`, { memberIds: [lea.id, max.id] });
+    // Someone adds a user of the app's own to the group by hand: scimflow does not manage that membership.
+    const outsider = h.scim.seedUser({ userName: 'outsider@example.com' });
+    const remoteGroupId = h.scim.groups().find((g) => g.externalId === group.id)!.id;
+    const handMembers = [
+      ...(h.scim.groups().find((g) => g.id === remoteGroupId)?.members ?? []),
+      { value: outsider.id },
+    ];
+    h.scim.updateGroupDirectly(remoteGroupId, { members: handMembers.map(({ value }) => ({ value })) });
+
     await h.change('PATCH', `/api/users/${lea.id}`, { title: 'Designer' });
     await h.change('DELETE', `/api/groups/${group.id}/members/${max.id}`);
+    await h.change('PATCH', `/api/groups/${group.id}`, { displayName: 'Renamed by PUT' });
 
     expect(h.scim.requests.some((r) => r.method === 'PATCH')).toBe(false);
     expect(h.remoteUser('lea@example.com')?.title).toBe('Designer');
     expect(h.remoteUser('max@example.com')?.active).toBe(false);
-    const remoteGroup = h.scim.groups().find((g) => g.externalId === group.id);
-    expect(remoteGroup?.members?.map((m) => m.value)).toEqual([h.remoteUser('lea@example.com')?.id]);
+    const remoteGroup = h.scim.groups().find((g) => g.id === remoteGroupId);
+    expect(remoteGroup?.displayName).toBe('Renamed by PUT');
+    expect(remoteGroup?.members?.map((m) => m.value).sort()).toEqual(
+      [h.remoteUser('lea@example.com')?.id, outsider.id].sort(),
+    );
   });
 });

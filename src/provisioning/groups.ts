@@ -2,6 +2,7 @@ import { RecordGoneError } from './errors';
 import type { DirectoryApp, DirectoryGroup, ProvisioningSwitches } from '../directory/model';
 import { isGroupInAppScope } from '../directory/scope';
 import type { DirectoryStore } from '../directory/store';
+import type { ScimClient } from '../scim/client';
 import { membershipPatchBatches } from '../scim/diff';
 import { ScimError } from '../scim/errors';
 import { desiredScimGroup } from './mapping';
@@ -168,9 +169,13 @@ export class GroupProvisioning {
       }
     } else {
       const displayName = group?.displayName ?? String(groupLink.lastPushed?.displayName ?? '');
+      const removed = new Set(removable.values());
+      const kept = (await this.remoteMemberIdsOf(client, groupLink.remoteId)).filter(
+        (id) => !removed.has(id),
+      );
       await client.replaceGroup(groupLink.remoteId, {
         ...desiredScimGroup({ id: groupId, displayName }),
-        members: [...desired.values()].map((value) => ({ value })),
+        members: [...new Set([...kept, ...desired.values()])].map((value) => ({ value })),
       });
       requests++;
     }
@@ -220,14 +225,9 @@ export class GroupProvisioning {
         { op: 'replace', path: 'displayName', value: group.displayName },
       ]);
     } else {
-      const memberLinks = await this.store.getLinks(
-        appId,
-        'User',
-        await this.store.remoteMemberIds(appId, groupId),
-      );
       await client.replaceGroup(link.remoteId, {
         ...desiredScimGroup(group),
-        members: memberLinks.flatMap((l) => (l.remoteId ? [{ value: l.remoteId }] : [])),
+        members: (await this.remoteMemberIdsOf(client, link.remoteId)).map((value) => ({ value })),
       });
     }
     await this.store.saveLink({
@@ -256,6 +256,16 @@ export class GroupProvisioning {
   async forgetLink(appId: string, groupId: string): Promise<void> {
     await this.store.forgetRemoteMembershipsOfGroup(appId, groupId);
     await this.store.deleteLink(appId, 'Group', groupId);
+  }
+
+  /**
+   * A PUT replaces the whole member list, so targets without PATCH get what they hold now, members scimflow does
+   * not manage included, changed only where scimflow means to change it.
+   */
+  private async remoteMemberIdsOf(client: ScimClient, remoteId: string): Promise<string[]> {
+    return ((await client.getGroup(remoteId, { withMembers: true })).members ?? []).map(
+      (member) => member.value,
+    );
   }
 
   async recordFailure(appId: string, groupId: string, message: string): Promise<void> {
