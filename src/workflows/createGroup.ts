@@ -43,7 +43,7 @@ export async function createGroup({ appId, groupId }: GroupIntentInput): Promise
 }
 
 /** Adopts the remote group of the same displayName, or creates it; a 409 on create means it exists: adopt. */
-export async function createOrAdoptGroup(
+async function createOrAdoptGroup(
   appId: string,
   groupId: string,
   label: string,
