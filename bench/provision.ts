@@ -25,7 +25,7 @@
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { type Client, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
-import type { IntentResult } from '../src/workflows/intents';
+import type { IntentResult } from '../src/shared/intents';
 import type { ScimTestServer } from '../test/support/scimServer';
 import {
   BATCH_SIZE,

@@ -2,14 +2,14 @@ import fs from 'node:fs';
 import { Client, Connection, type ConnectionOptions, WorkflowNotFoundError } from '@temporalio/client';
 import type { Config } from './config';
 import type { DirectoryStore, OperationRecord } from './directory/store';
-import { scimAppId, scimIntent, scimResourceId, scimResourceType } from './temporal/searchAttributes';
+import { scimAppId, scimIntent, scimResourceId, scimResourceType } from './shared/searchAttributes';
 import {
   intentNames,
   type IntentRequest,
   type IntentResult,
   type QueuedIntent,
   resourceOf,
-} from './workflows/intents';
+} from './shared/intents';
 import type { intentLane } from './workflows/intentLane';
 
 /** Address, TLS and API key as Temporal's own tools read them from the environment. */

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
-import { customSearchAttributes } from '../src/temporal/searchAttributes';
+import { customSearchAttributes } from '../src/shared/searchAttributes';
 import { findTemporalCli } from '../src/temporal/devServer';
 import { ensureSearchAttributes } from '../src/temporal/registerSearchAttributes';
 

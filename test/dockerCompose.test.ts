@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SearchAttributeType } from '@temporalio/common';
 import { parse } from 'yaml';
-import { customSearchAttributes } from '../src/temporal/searchAttributes';
+import { customSearchAttributes } from '../src/shared/searchAttributes';
 
 /**
  * Static checks of the container setup (docker-compose.yml, Dockerfile) against the code it runs: there is no

@@ -1,6 +1,6 @@
 import { ScheduleNotFoundError } from '@temporalio/client';
 import type { ReconciliationReport } from '../src/directory/model';
-import { scimAppId, scimIntent } from '../src/temporal/searchAttributes';
+import { scimAppId, scimIntent } from '../src/shared/searchAttributes';
 import { Harness } from './support/harness';
 
 describe('the reconciliation schedule of an app', () => {

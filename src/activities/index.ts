@@ -6,7 +6,7 @@ import { GroupProvisioning } from '../provisioning/groups';
 import type { Targets } from '../provisioning/targets';
 import { UserProvisioning } from '../provisioning/users';
 import { ScimError } from '../scim/errors';
-import { scimFailureTypes } from '../temporal/failureTypes';
+import { directoryRecordGoneType, scimFailureTypes } from '../shared/failureTypes';
 import { createReconciliationActivities } from './reconciliation';
 import { createRoleEntitlementActivities } from './roleEntitlements';
 
@@ -25,7 +25,7 @@ export interface ActivityDependencies {
 function asActivityFailure(error: unknown): unknown {
   if (error instanceof RecordGoneError) {
     return ApplicationFailure.create({
-      type: 'DirectoryRecordGone',
+      type: directoryRecordGoneType,
       message: error.message,
       nonRetryable: true,
     });

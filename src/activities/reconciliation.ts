@@ -19,7 +19,7 @@ import {
 } from '../provisioning/reconciliation';
 import type { Targets } from '../provisioning/targets';
 import { UserProvisioning } from '../provisioning/users';
-import { scimResourceId, scimResourceType } from '../temporal/searchAttributes';
+import { scimResourceId, scimResourceType } from '../shared/searchAttributes';
 
 /** How `createActivities` turns errors into the typed failures workflows branch on (see activities/index.ts). */
 type Adapt = <Args extends unknown[], Result>(

@@ -3,7 +3,7 @@ import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { ScimflowClient } from '../client';
 import type { DirectoryStore } from '../directory/store';
 import { usersAffectedByRoleChange } from '../provisioning/roleEntitlements';
-import type { EntitlementsIntentInput, IntentResult } from '../workflows/intents';
+import type { EntitlementsIntentInput, IntentResult } from '../shared/intents';
 
 export interface IntentTally {
   written: number;

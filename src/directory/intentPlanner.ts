@@ -1,4 +1,4 @@
-import type { DeprovisionReason, GroupIntentName, IntentRequest, UserIntentName } from '../workflows/intents';
+import type { DeprovisionReason, GroupIntentName, IntentRequest, UserIntentName } from '../shared/intents';
 import type { DirectoryApp, DirectoryUser } from './model';
 import type { DirectoryStore } from './store';
 

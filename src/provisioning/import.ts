@@ -5,7 +5,7 @@ import type { DirectoryStore } from '../directory/store';
 import { ScimError } from '../scim/errors';
 import type { ScimClient } from '../scim/client';
 import type { ScimGroup, ScimUser } from '../scim/schemas';
-import type { IntentRequest } from '../workflows/intents';
+import type { IntentRequest } from '../shared/intents';
 import { directoryMatchKey, directoryUserFromScim, remoteMatchKeys } from './mapping';
 import type { Targets } from './targets';
 

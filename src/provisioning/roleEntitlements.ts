@@ -1,5 +1,5 @@
 import type { DirectoryStore } from '../directory/store';
-import type { EntitlementsIntentInput } from '../workflows/intents';
+import type { EntitlementsIntentInput } from '../shared/intents';
 
 /**
  * The users of one app whose roles or entitlements a role change may have changed: of the users named by the

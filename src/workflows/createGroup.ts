@@ -1,6 +1,6 @@
 import { bulkScim, directory, scim } from './activities';
 import { isScimFailure, recordingFailure } from './failures';
-import { type GroupIntentInput, type IntentResult, skipped, unchanged, written } from './intents';
+import { type GroupIntentInput, type IntentResult, skipped, unchanged, written } from '../shared/intents';
 
 /**
  * Bring a group assigned to an app into that app, in order: create it empty (or adopt the group of the same

@@ -1,6 +1,6 @@
 import { directory, scim } from './activities';
 import { recordingFailure } from './failures';
-import { type GroupIntentInput, type IntentResult, skipped, written } from './intents';
+import { type GroupIntentInput, type IntentResult, skipped, written } from '../shared/intents';
 
 /** Remove a group from an app, because it was deleted in the directory or unassigned from the app. */
 export async function deleteGroup({ appId, groupId }: GroupIntentInput): Promise<IntentResult> {

@@ -1,6 +1,6 @@
 import { directory, scim } from './activities';
 import { recordingFailure } from './failures';
-import { type IntentResult, skipped, unchanged, type UserIntentInput, written } from './intents';
+import { type IntentResult, skipped, unchanged, type UserIntentInput, written } from '../shared/intents';
 
 /**
  * Take a user out of an app — because it was deleted or deactivated in the directory, removed from the app's

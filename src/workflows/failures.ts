@@ -1,5 +1,5 @@
 import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
-import { type ScimFailureKind, scimFailureTypes } from '../temporal/failureTypes';
+import { type ScimFailureKind, scimFailureTypes } from '../shared/failureTypes';
 
 export function isScimFailure(error: unknown, kind: ScimFailureKind): boolean {
   return (

@@ -1,7 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { ReconciliationActivities } from '../activities/reconciliation';
 import type { ImportReport } from '../provisioning/import';
-import type { ImportIntentInput } from './intents';
+import type { ImportIntentInput } from '../shared/intents';
 
 const { importUsersAndGroups } = proxyActivities<ReconciliationActivities>({
   startToCloseTimeout: '2h',

@@ -11,8 +11,8 @@ import {
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { scimAppId, scimIntent, scimResourceId, scimResourceType } from '../temporal/searchAttributes';
-import { type QueuedIntent, resourceOf } from './intents';
+import { scimAppId, scimIntent, scimResourceId, scimResourceType } from '../shared/searchAttributes';
+import { type QueuedIntent, resourceOf } from '../shared/intents';
 
 export const enqueueIntent = defineSignal<[QueuedIntent]>('enqueueIntent');
 

@@ -1,6 +1,6 @@
 import { directory, scim } from './activities';
 import { isScimFailure, recordingFailure } from './failures';
-import { type IntentResult, skipped, unchanged, type UserIntentInput, written } from './intents';
+import { type IntentResult, skipped, unchanged, type UserIntentInput, written } from '../shared/intents';
 
 /**
  * Bring a user that is in an app's scope into that app: adopt the remote user the app already has (matched by

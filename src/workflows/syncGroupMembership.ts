@@ -1,7 +1,7 @@
 import { bulkScim, directory } from './activities';
 import { createGroup } from './createGroup';
 import { isScimFailure, recordingFailure } from './failures';
-import { type GroupIntentInput, type IntentResult, skipped, unchanged, written } from './intents';
+import { type GroupIntentInput, type IntentResult, skipped, unchanged, written } from '../shared/intents';
 
 /**
  * Bring a remote group's members in line with the directory: batched PATCH add/remove of only the members

@@ -1,7 +1,7 @@
 import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { directory } from './activities';
-import { type EntitlementsIntentInput, type IntentResult, unchanged, written } from './intents';
+import { type EntitlementsIntentInput, type IntentResult, unchanged, written } from '../shared/intents';
 
 /** Users updated at once; each batch waits for the previous, so a large role change never floods a target. */
 const BATCH_SIZE = 50;

@@ -1,7 +1,7 @@
 import { directory, scim } from './activities';
 import { createGroup } from './createGroup';
 import { isScimFailure, recordingFailure } from './failures';
-import { type GroupIntentInput, type IntentResult, skipped, unchanged, written } from './intents';
+import { type GroupIntentInput, type IntentResult, skipped, unchanged, written } from '../shared/intents';
 
 /** Rename a group in an app (PATCH replace displayName, or PUT for apps without PATCH). */
 export async function updateGroup(input: GroupIntentInput): Promise<IntentResult> {

@@ -1,6 +1,6 @@
 import { directory } from './activities';
 import { recordingFailure } from './failures';
-import { type IntentResult, skipped, unchanged, type UserIntentInput, written } from './intents';
+import { type IntentResult, skipped, unchanged, type UserIntentInput, written } from '../shared/intents';
 import { provisionUser, pushChangesOrRecreate, writesUserAttributes } from './provisionUser';
 
 /**

@@ -6,7 +6,7 @@ import type { ScimflowClient } from '../../src/client';
 import { loadConfig } from '../../src/config';
 import { SqliteDirectoryStore } from '../../src/directory/sqlite/sqliteStore';
 import { createApiServer, scimflowClient } from '../../src/runtime';
-import type { IntentResult } from '../../src/workflows/intents';
+import type { IntentResult } from '../../src/shared/intents';
 import { createWorker } from '../../src/worker';
 import { type FaultProxy, startFaultProxy } from './faultProxy';
 import { type ScimServerOptions, type ScimTestServer, startScimServer } from './scimServer';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { intentNames } from '../../workflows/intents';
+import { intentNames } from '../../shared/intents';
 import type { ApiContext } from '../context';
 import { NotFoundError } from '../schemas';
 

@@ -11,3 +11,6 @@ export const scimFailureTypes = {
 } as const;
 
 export type ScimFailureKind = keyof typeof scimFailureTypes;
+
+/** The app, user or group an intent is about was deleted from the directory meanwhile: final, never retried. */
+export const directoryRecordGoneType = 'DirectoryRecordGone';
