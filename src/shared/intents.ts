@@ -79,3 +79,18 @@ export function resourceOf(request: IntentRequest): {
 export const written = (detail: string): IntentResult => ({ outcome: 'written', detail });
 export const unchanged = (detail: string): IntentResult => ({ outcome: 'unchanged', detail });
 export const skipped = (detail: string): IntentResult => ({ outcome: 'skipped', detail });
+
+/** An intent as recorded in the outbox and handed to its lane. */
+export interface DispatchedIntent {
+  workflowId: string;
+  appId: string;
+  intent: IntentName;
+}
+
+/**
+ * Starts work: records intents in the directory's outbox and hands them to their lanes. The narrow view that
+ * activities and the API depend on, whatever delivers the intents.
+ */
+export interface IntentDispatcher {
+  dispatch(requests: IntentRequest[]): Promise<DispatchedIntent[]>;
+}
