@@ -259,7 +259,7 @@ async function intentStats(
 }
 
 /**
- * The lanes that carried user intents. Ids follow ScimflowClient.dispatch (`lane:app:User:user`) and the
+ * The lanes that carried user intents. Ids follow OutboxDispatcher.dispatch (`lane:app:User:user`) and the
  * intent's workflow id (`intent:app:user:sequence`); a bench may lean on that, the product must not.
  */
 function laneOperations(operations: Operation[]): Operation[] {

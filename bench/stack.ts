@@ -23,7 +23,8 @@ import { loadConfig } from '../src/config';
 import type { UserAttributes } from '../src/directory/model';
 import { SqliteDirectoryStore } from '../src/directory/sqlite/sqliteStore';
 import { desiredScimGroup, desiredScimUser } from '../src/provisioning/mapping';
-import { createApiServer, scimflowClient } from '../src/runtime';
+import { createApiServer } from '../src/api/wiring';
+import { createIntentDispatcher } from '../src/client';
 import { membershipPatchBatches } from '../src/scim/diff';
 import { SCIM_SCHEMAS } from '../src/scim/schemas';
 import { type DevServer, findTemporalCli, freePort, startDevServer } from '../src/temporal/devServer';
@@ -112,7 +113,8 @@ export class Stack {
       store: this.store,
       workflowBundlePath: bundlePath,
       onScimExchange: this.exchanges.record,
-      scimflow: scimflowClient(config, this.temporal, this.store),
+      dispatcher: createIntentDispatcher(config, this.temporal, this.store),
+      temporal: this.temporal,
     });
     this.workerRun = this.worker.run().catch((error) => {
       this.workerFailure = error;

@@ -1,19 +1,20 @@
 import fs from 'node:fs';
-import { Client, Connection, type ConnectionOptions, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import type { Config } from './config';
 import type { DirectoryStore, OperationRecord } from './directory/store';
-import { scimAppId, scimIntent, scimResourceId, scimResourceType } from './shared/searchAttributes';
+import type { Logger } from './logger';
 import {
-  intentNames,
+  type DispatchedIntent,
+  type IntentDispatcher,
   type IntentRequest,
-  type IntentResult,
   type QueuedIntent,
   resourceOf,
 } from './shared/intents';
+import { scimAppId, scimIntent, scimResourceId, scimResourceType } from './shared/searchAttributes';
 import type { intentLane } from './workflows/intentLane';
 
 /** Address, TLS and API key as Temporal's own tools read them from the environment. */
-export function connectionOptions(
+export function temporalConnectionOptions(
   temporal: Config['temporal'],
   address: string,
 ): Pick<ConnectionOptions, 'tls'> & { address: string; apiKey?: string } {
@@ -35,85 +36,34 @@ export function connectionOptions(
   };
 }
 
-export async function connectClient(temporal: Config['temporal'], address: string): Promise<Client> {
-  const connection = await Connection.connect(connectionOptions(temporal, address));
+/** A Temporal client on a full Connection (which also has the operator service, for search attributes). */
+export async function connectTemporal(temporal: Config['temporal'], address: string): Promise<Client> {
+  const connection = await Connection.connect(temporalConnectionOptions(temporal, address));
   return new Client({ connection, namespace: temporal.namespace });
 }
 
-/** What the API and tests report about one intent workflow. */
-export interface OperationView {
-  workflowId: string;
-  appId: string;
-  intent: string;
-  resourceType: string;
-  resourceId: string;
-  status: 'queued' | 'running' | 'completed' | 'failed' | 'canceled' | 'terminated' | 'timed-out';
-  startTime: string | null;
-  closeTime: string | null;
-  result?: IntentResult;
-  error?: string;
-  uiUrl: string;
-}
-
-export interface OperationFilter {
-  appId?: string;
-  resourceId?: string;
-  intent?: string;
-  status?: OperationView['status'];
-  limit: number;
-}
-
-const statusNames: Record<string, OperationView['status']> = {
-  RUNNING: 'running',
-  COMPLETED: 'completed',
-  FAILED: 'failed',
-  CANCELLED: 'canceled',
-  TERMINATED: 'terminated',
-  TIMED_OUT: 'timed-out',
-  CONTINUED_AS_NEW: 'completed',
-};
-const visibilityStatus: Partial<Record<OperationView['status'], string>> = {
-  running: 'Running',
-  completed: 'Completed',
-  failed: 'Failed',
-  canceled: 'Canceled',
-  terminated: 'Terminated',
-  'timed-out': 'TimedOut',
-};
-
-/** Visibility query values are single-quoted strings; ids and intents never need more than escaping quotes. */
-const quoted = (value: string) => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-
 /**
- * Typed starters: the one way the API, the CLI and the tests start provisioning work. Each intent is
- * recorded in the directory's outbox (which numbers it), then queued on its (app, resource) lane, which is
- * started if idle.
+ * The typed starter: the one way the API, the activities, the CLI and the tests start provisioning work. Each
+ * intent is recorded in the directory's outbox (which numbers it), then queued on its (app, resource) lane,
+ * which is started if idle.
  */
-export class ScimflowClient {
+export class OutboxDispatcher implements IntentDispatcher {
   constructor(
-    private readonly client: Client,
+    private readonly temporal: Client,
     private readonly store: DirectoryStore,
     private readonly options: {
       taskQueue: string;
-      uiUrl: string;
-      namespace: string;
       onDeliveryFailure?: (workflowId: string, error: unknown) => void;
       deliveryTimeoutMs?: number;
     },
   ) {}
-
-  get temporal(): Client {
-    return this.client;
-  }
 
   /**
    * Records each intent in the directory's outbox (which numbers it and so names its workflow), then hands it to
    * its lane. An intent Temporal could not take stays in the outbox and `deliverPending` hands it over later, still
    * after any earlier intent of the same lane: nothing issued is lost, and nothing overtakes.
    */
-  async dispatch(
-    requests: IntentRequest[],
-  ): Promise<{ workflowId: string; appId: string; intent: string }[]> {
+  async dispatch(requests: IntentRequest[]): Promise<DispatchedIntent[]> {
     const recorded: OperationRecord[] = [];
     for (const request of requests) {
       const { resourceType, resourceId } = resourceOf(request);
@@ -131,7 +81,11 @@ export class ScimflowClient {
       );
     }
     await this.deliver(recorded);
-    return recorded.map(({ workflowId, appId, intent }) => ({ workflowId, appId, intent }));
+    return recorded.map(({ workflowId, appId, intent }) => ({
+      workflowId,
+      appId,
+      intent: intent as DispatchedIntent['intent'],
+    }));
   }
 
   /**
@@ -167,11 +121,11 @@ export class ScimflowClient {
   private async signalLane(operation: OperationRecord): Promise<void> {
     // Bounded, so an API call does not hang while Temporal is down; the outbox keeps the intent meanwhile.
     const deadline = Date.now() + (this.options.deliveryTimeoutMs ?? 5_000);
-    await this.client.connection.withDeadline(deadline, () => this.startOrSignalLane(operation));
+    await this.temporal.connection.withDeadline(deadline, () => this.startOrSignalLane(operation));
   }
 
   private async startOrSignalLane(operation: OperationRecord) {
-    return this.client.workflow.signalWithStart<typeof intentLane, [QueuedIntent]>('intentLane', {
+    return this.temporal.workflow.signalWithStart<typeof intentLane, [QueuedIntent]>('intentLane', {
       workflowId: operation.laneId,
       taskQueue: this.options.taskQueue,
       args: [[]],
@@ -186,87 +140,21 @@ export class ScimflowClient {
       ],
     });
   }
-
-  async operation(workflowId: string): Promise<OperationView | null> {
-    const record = await this.store.getOperation(workflowId);
-    if (!record) return null;
-    try {
-      const handle = this.client.workflow.getHandle(workflowId);
-      const description = await handle.describe();
-      const status = statusNames[description.status.name] ?? 'running';
-      const view: OperationView = {
-        ...this.viewOf(record, status),
-        startTime: description.startTime.toISOString(),
-        closeTime: description.closeTime?.toISOString() ?? null,
-      };
-      if (status === 'completed') view.result = (await handle.result()) as IntentResult;
-      if (status === 'failed') {
-        view.error = await handle.result().then(
-          () => undefined,
-          (error: Error) => describeFailure(error),
-        );
-      }
-      return view;
-    } catch (error) {
-      // Not started yet: the intent waits in its lane behind earlier ones.
-      if (error instanceof WorkflowNotFoundError) return this.viewOf(record, 'queued');
-      throw error;
-    }
-  }
-
-  /** Intent runs, newest first, found through the custom search attributes. */
-  async operations(filter: OperationFilter): Promise<OperationView[]> {
-    // Intents only: lanes and reconciliation runs carry the search attributes too, but are not operations.
-    const clauses = [`ScimIntent IN (${intentNames.map(quoted).join(', ')})`];
-    if (filter.appId) clauses.push(`ScimAppId = ${quoted(filter.appId)}`);
-    if (filter.resourceId) clauses.push(`ScimResourceId = ${quoted(filter.resourceId)}`);
-    if (filter.intent) clauses.push(`ScimIntent = ${quoted(filter.intent)}`);
-    const wanted = filter.status && visibilityStatus[filter.status];
-    if (wanted) clauses.push(`ExecutionStatus = ${quoted(wanted)}`);
-    const views: OperationView[] = [];
-    for await (const execution of this.client.workflow.list({ query: clauses.join(' AND ') })) {
-      const attributes = execution.typedSearchAttributes;
-      views.push({
-        workflowId: execution.workflowId,
-        appId: attributes.get(scimAppId) ?? '',
-        intent: attributes.get(scimIntent) ?? execution.type,
-        resourceType: attributes.get(scimResourceType) ?? '',
-        resourceId: attributes.get(scimResourceId) ?? '',
-        status: statusNames[execution.status.name] ?? 'running',
-        startTime: execution.startTime.toISOString(),
-        closeTime: execution.closeTime?.toISOString() ?? null,
-        uiUrl: this.uiUrl(execution.workflowId),
-      });
-      if (views.length >= filter.limit) break;
-    }
-    return views;
-  }
-
-  uiUrl(workflowId: string): string {
-    return `${this.options.uiUrl}/namespaces/${encodeURIComponent(this.options.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
-  }
-
-  private viewOf(record: OperationRecord, status: OperationView['status']): OperationView {
-    return {
-      workflowId: record.workflowId,
-      appId: record.appId,
-      intent: record.intent,
-      resourceType: record.resourceType,
-      resourceId: record.resourceId,
-      status,
-      startTime: null,
-      closeTime: null,
-      uiUrl: this.uiUrl(record.workflowId),
-    };
-  }
 }
 
-function describeFailure(error: Error): string {
-  let message = error.message;
-  let cause = (error as { cause?: Error }).cause;
-  while (cause) {
-    message = cause.message || message;
-    cause = (cause as { cause?: Error }).cause;
-  }
-  return message;
+/** The dispatcher of this deployment's task queue; a delivery Temporal did not take is logged and kept. */
+export function createIntentDispatcher(
+  config: Config,
+  temporal: Client,
+  store: DirectoryStore,
+  logger?: Logger,
+): OutboxDispatcher {
+  return new OutboxDispatcher(temporal, store, {
+    taskQueue: config.taskQueue,
+    onDeliveryFailure: (workflowId, error) =>
+      logger?.warn(
+        { workflowId, error: String(error) },
+        'Temporal did not take the intent; it stays in the outbox',
+      ),
+  });
 }

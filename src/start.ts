@@ -1,9 +1,10 @@
 import path from 'node:path';
-import { connectClient } from './client';
+import { connectTemporal, createIntentDispatcher } from './client';
 import { loadConfig } from './config';
 import { SqliteDirectoryStore } from './directory/sqlite/sqliteStore';
 import { createLogger } from './logger';
-import { createApiServer, registerSearchAttributes, resolveApiToken, scimflowClient } from './runtime';
+import { createApiServer, resolveApiToken } from './api/wiring';
+import { registerSearchAttributes } from './temporal/registerSearchAttributes';
 import { type DevServer, findTemporalCli, startDevServer } from './temporal/devServer';
 import { connectWorker, createWorker } from './worker';
 
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
   }
 
   const store = await SqliteDirectoryStore.open(config.dbFile);
-  const temporal = await connectClient(config.temporal, address);
+  const temporal = await connectTemporal(config.temporal, address);
   if (!devServer) await registerSearchAttributes(temporal, config.temporal.namespace, logger);
   const workerConnection = await connectWorker(config, address);
   const worker = await createWorker({
@@ -43,7 +44,8 @@ async function main(): Promise<void> {
     namespace: config.temporal.namespace,
     taskQueue: config.taskQueue,
     store,
-    scimflow: scimflowClient(config, temporal, store, logger),
+    dispatcher: createIntentDispatcher(config, temporal, store, logger),
+    temporal,
   });
   const workerRun = worker.run();
   const { token, source } = resolveApiToken(config);

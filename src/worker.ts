@@ -1,13 +1,14 @@
+import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { connectClient, connectionOptions, type ScimflowClient } from './client';
-import { scimflowClient } from './runtime';
+import { connectTemporal, createIntentDispatcher, temporalConnectionOptions } from './client';
 import { type Config, loadConfig } from './config';
 import type { DirectoryStore } from './directory/store';
 import { SqliteDirectoryStore } from './directory/sqlite/sqliteStore';
 import { createLogger } from './logger';
 import { Targets } from './provisioning/targets';
 import type { ScimClientOptions } from './scim/client';
+import type { IntentDispatcher } from './shared/intents';
 
 export interface WorkerOptions {
   connection: NativeConnection;
@@ -18,7 +19,9 @@ export interface WorkerOptions {
   workflowBundlePath?: string;
   onScimExchange?: ScimClientOptions['onExchange'];
   /** Lets activities issue intents of their own (role and entitlement syncs update users through their lanes). */
-  scimflow?: ScimflowClient;
+  dispatcher?: IntentDispatcher;
+  /** A client on a full Connection for activities that look at other runs (else the activity context's). */
+  temporal?: Client;
   maxConcurrentActivities?: number;
 }
 
@@ -28,7 +31,12 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    activities: createActivities({ store: options.store, targets, scimflow: options.scimflow }),
+    activities: createActivities({
+      store: options.store,
+      targets,
+      dispatcher: options.dispatcher,
+      temporal: options.temporal,
+    }),
     ...(options.workflowBundlePath
       ? { workflowBundle: { codePath: options.workflowBundlePath } }
       : { workflowsPath: require.resolve('./workflows') }),
@@ -37,7 +45,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
 }
 
 export async function connectWorker(config: Config, address: string): Promise<NativeConnection> {
-  return NativeConnection.connect(connectionOptions(config.temporal, address));
+  return NativeConnection.connect(temporalConnectionOptions(config.temporal, address));
 }
 
 /** `npm run worker`: a worker alone, against TEMPORAL_ADDRESS, so workers scale out as separate processes. */
@@ -47,14 +55,15 @@ async function main(): Promise<void> {
   if (!config.temporal.address) throw new Error('TEMPORAL_ADDRESS is required to run a worker on its own');
   const store = await SqliteDirectoryStore.open(config.dbFile);
   const connection = await connectWorker(config, config.temporal.address);
-  const temporal = await connectClient(config.temporal, config.temporal.address);
+  const temporal = await connectTemporal(config.temporal, config.temporal.address);
   const worker = await createWorker({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.taskQueue,
     store,
     workflowBundlePath: process.env.SCIMFLOW_WORKFLOW_BUNDLE,
-    scimflow: scimflowClient(config, temporal, store),
+    dispatcher: createIntentDispatcher(config, temporal, store, logger),
+    temporal,
   });
   logger.info({ taskQueue: config.taskQueue, namespace: config.temporal.namespace }, 'worker started');
   await worker.run();

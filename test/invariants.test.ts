@@ -112,7 +112,7 @@ describe('the invariants: ordered, no duplicates, idempotent', () => {
     await h.change('PUT', `/api/apps/${app.id}/groups/${group.id}`);
     const before = h.scim.requests.length;
 
-    const rerun = await h.scimflow.dispatch([
+    const rerun = await h.dispatcher.dispatch([
       { intent: 'provisionUser', input: { appId: app.id, userId: vic.id }, summary: 'again' },
       { intent: 'updateUser', input: { appId: app.id, userId: vic.id }, summary: 'again' },
       { intent: 'createGroup', input: { appId: app.id, groupId: group.id }, summary: 'again' },

@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { ScimflowClient } from '../src/client';
+import { OutboxDispatcher } from '../src/client';
 import { IntentPlanner } from '../src/directory/intentPlanner';
 import { Harness } from './support/harness';
 
@@ -27,10 +27,8 @@ describe('the intent outbox', () => {
       connection: Connection.lazy({ address: '127.0.0.1:9', connectTimeout: 300 }),
     });
     const failures: string[] = [];
-    const offline = new ScimflowClient(unreachable, h.store, {
+    const offline = new OutboxDispatcher(unreachable, h.store, {
       taskQueue: 'unused',
-      uiUrl: 'http://localhost:8233',
-      namespace: 'default',
       onDeliveryFailure: (workflowId) => failures.push(workflowId),
       deliveryTimeoutMs: 500,
     });
@@ -40,7 +38,7 @@ describe('the intent outbox', () => {
     const first = await offline.dispatch(
       await change.intentsFor({ reason: 'removed-from-group', updatedUserIds: [wes.id] }),
     );
-    const second = await h.scimflow.dispatch([
+    const second = await h.dispatcher.dispatch([
       { intent: 'updateUser', input: { appId: app.id, userId: wes.id }, summary: 'after the outage' },
     ]);
 
@@ -53,7 +51,7 @@ describe('the intent outbox', () => {
     expect(queued.status).toBe('queued');
     expect(h.remoteUser('wes@example.com')?.title).toBeUndefined();
 
-    expect(await h.scimflow.deliverPending({ graceMs: 0 })).toBe(2);
+    expect(await h.dispatcher.deliverPending({ graceMs: 0 })).toBe(2);
     const settled = await h.settle([...first, ...second]);
     expect(settled.map((s) => s.status)).toEqual(['completed', 'completed']);
     expect(h.remoteUser('wes@example.com')?.title).toBe('Offline edit');

@@ -198,7 +198,7 @@ describe('roles and entitlements', () => {
 
     const mark = h.scim.requests.length;
     const [rerun] = await h.settle(
-      await h.scimflow.dispatch([
+      await h.dispatcher.dispatch([
         { intent: 'syncRoleEntitlements', input: { appId: apps.full.id, allUsers: true }, summary: 'again' },
       ]),
     );

@@ -49,7 +49,7 @@ describe('a user through its life in an app', () => {
     });
 
     const again = h.scim.requests.length;
-    const rerun = await h.scimflow.dispatch([
+    const rerun = await h.dispatcher.dispatch([
       { intent: 'updateUser', input: { appId: app.id, userId: finn.id }, summary: 'rerun' },
     ]);
     const [result] = await h.settle(rerun);

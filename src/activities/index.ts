@@ -1,5 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { ScimflowClient } from '../client';
+import type { Client } from '@temporalio/client';
 import type { DirectoryStore } from '../directory/store';
 import { RecordGoneError } from '../provisioning/errors';
 import { GroupProvisioning } from '../provisioning/groups';
@@ -7,14 +7,17 @@ import type { Targets } from '../provisioning/targets';
 import { UserProvisioning } from '../provisioning/users';
 import { ScimError } from '../scim/errors';
 import { directoryRecordGoneType, scimFailureTypes } from '../shared/failureTypes';
+import type { IntentDispatcher } from '../shared/intents';
 import { createReconciliationActivities } from './reconciliation';
 import { createRoleEntitlementActivities } from './roleEntitlements';
 
 export interface ActivityDependencies {
   store: DirectoryStore;
   targets: Targets;
-  /** For activities that issue intents of their own (role and entitlement syncs). */
-  scimflow?: ScimflowClient;
+  /** For activities that issue intents of their own (role and entitlement syncs, import). */
+  dispatcher?: IntentDispatcher;
+  /** For activities that look at other runs; the activity context's client when not given. */
+  temporal?: Client;
 }
 
 /**
@@ -58,7 +61,8 @@ function adapt<Args extends unknown[], Result>(
  * Activities are thin adapters: each is one directory read/write or one SCIM call (plus the link it records),
  * built from dependencies so tests can hand in their own store and targets.
  */
-export function createActivities({ store, targets, scimflow }: ActivityDependencies) {
+export function createActivities({ store, targets, dispatcher, temporal }: ActivityDependencies) {
+  const temporalClient = () => temporal ?? Context.current().client;
   const users = new UserProvisioning(store, targets);
   const groups = new GroupProvisioning(store, targets, users);
   return {
@@ -101,8 +105,8 @@ export function createActivities({ store, targets, scimflow }: ActivityDependenc
       groups.recordFailure(appId, groupId, message),
     ),
 
-    ...createRoleEntitlementActivities({ store, scimflow }),
-    ...createReconciliationActivities({ store, targets, scimflow }, adapt),
+    ...createRoleEntitlementActivities({ store, dispatcher, temporal: temporalClient }),
+    ...createReconciliationActivities({ store, targets, dispatcher, temporal: temporalClient }, adapt),
   };
 }
 

@@ -1,9 +1,8 @@
 import { Context } from '@temporalio/activity';
-import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
-import type { ScimflowClient } from '../client';
+import { type Client, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { DirectoryStore } from '../directory/store';
 import { usersAffectedByRoleChange } from '../provisioning/roleEntitlements';
-import type { EntitlementsIntentInput, IntentResult } from '../shared/intents';
+import type { EntitlementsIntentInput, IntentDispatcher, IntentResult } from '../shared/intents';
 
 export interface IntentTally {
   written: number;
@@ -20,15 +19,16 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export function createRoleEntitlementActivities({
   store,
-  scimflow,
+  dispatcher,
+  temporal,
 }: {
   store: DirectoryStore;
-  scimflow?: ScimflowClient;
+  dispatcher?: IntentDispatcher;
+  temporal: () => Client;
 }) {
-  const requireClient = () => {
-    if (!scimflow)
-      throw new Error('this worker was started without a Temporal client for dispatching intents');
-    return scimflow;
+  const requireDispatcher = () => {
+    if (!dispatcher) throw new Error('this worker was started without an intent dispatcher');
+    return dispatcher;
   };
   return {
     usersAffectedByRoleChange: (change: EntitlementsIntentInput) => usersAffectedByRoleChange(store, change),
@@ -36,7 +36,7 @@ export function createRoleEntitlementActivities({
     async dispatchUserUpdates(appId: string, userIds: string[]): Promise<string[]> {
       const app = await store.getApp(appId);
       const users = new Map((await store.getUsers(userIds)).map((user) => [user.id, user.userName]));
-      const operations = await requireClient().dispatch(
+      const operations = await requireDispatcher().dispatch(
         userIds.map((userId) => ({
           intent: 'updateUser' as const,
           input: { appId, userId },
@@ -48,7 +48,7 @@ export function createRoleEntitlementActivities({
 
     /** Waits for intents to close (queued ones first have to start), heartbeating how many are done. */
     async awaitIntents(workflowIds: string[]): Promise<IntentTally> {
-      const client = requireClient().temporal;
+      const client = temporal();
       const tally: IntentTally = { written: 0, unchanged: 0, skipped: 0, failed: 0 };
       for (const workflowId of workflowIds) {
         for (;;) {

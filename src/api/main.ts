@@ -1,8 +1,9 @@
-import { connectClient } from '../client';
+import { connectTemporal } from '../client';
 import { loadConfig } from '../config';
 import { SqliteDirectoryStore } from '../directory/sqlite/sqliteStore';
 import { createLogger } from '../logger';
-import { createApiServer, registerSearchAttributes, resolveApiToken } from '../runtime';
+import { registerSearchAttributes } from '../temporal/registerSearchAttributes';
+import { createApiServer, resolveApiToken } from './wiring';
 
 /** `npm run api`: the HTTP API alone, against TEMPORAL_ADDRESS, so it scales apart from the workers. */
 async function main(): Promise<void> {
@@ -10,7 +11,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   if (!config.temporal.address) throw new Error('TEMPORAL_ADDRESS is required to run the API on its own');
   const store = await SqliteDirectoryStore.open(config.dbFile);
-  const temporal = await connectClient(config.temporal, config.temporal.address);
+  const temporal = await connectTemporal(config.temporal, config.temporal.address);
   await registerSearchAttributes(temporal, config.temporal.namespace, logger);
   const { token, source } = resolveApiToken(config);
   const { api } = await createApiServer({ config, store, temporal, token, logger });

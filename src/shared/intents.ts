@@ -48,6 +48,15 @@ export interface ImportIntentInput {
   memberships?: boolean;
 }
 
+/** What a reconciliation run of one app is asked to do (scheduled, or `POST /api/apps/:id/reconcile`). */
+export interface ReconcileInput {
+  appId: string;
+  /** Compare and report only: no write reaches the app. */
+  dryRun?: boolean;
+  /** Proceed even when the run would deprovision more users than the app's deletion threshold. */
+  confirmDeletions?: boolean;
+}
+
 export type IntentRequest =
   | { intent: UserIntentName; input: UserIntentInput; summary: string }
   | { intent: GroupIntentName; input: GroupIntentInput; summary: string }

@@ -1,6 +1,7 @@
-import type { Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { customSearchAttributes } from '../shared/searchAttributes';
+import type { Logger } from '../logger';
 
 /**
  * Registers scimflow's custom search attributes on a cluster that lacks them. Needs operator rights; where the
@@ -36,4 +37,18 @@ export function searchAttributeCommands(namespace: string, missing: string[]): s
         `temporal operator search-attribute create --namespace ${namespace} --name ${name} --type Keyword`,
     )
     .join('\n');
+}
+
+/** On a cluster other than the embedded dev server: register the search attributes, or say how to. */
+export async function registerSearchAttributes(temporal: Client, namespace: string, logger: Logger) {
+  // connectTemporal builds every client on a full Connection, which has the operator service.
+  const attributes = await ensureSearchAttributes(temporal.connection as Connection, namespace);
+  if (attributes.added.length)
+    logger.info({ added: attributes.added }, 'registered custom search attributes');
+  if (attributes.missing.length) {
+    logger.warn(
+      `custom search attributes are missing (${attributes.error}); operations cannot be listed until they are ` +
+        `registered:\n${searchAttributeCommands(namespace, attributes.missing)}`,
+    );
+  }
 }

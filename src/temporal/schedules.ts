@@ -7,8 +7,11 @@ import {
   type ScheduleSpec,
 } from '@temporalio/client';
 import type { DirectoryApp } from '../directory/model';
-import type { reconcileApp } from '../workflows/reconcileApp';
+import type { ReconcileInput } from '../shared/intents';
 import { scimAppId, scimIntent, scimResourceId, scimResourceType } from '../shared/searchAttributes';
+
+/** The shape of the `reconcileApp` workflow, named by type so this module stays below the workflows. */
+type ReconcileWorkflow = (input: ReconcileInput) => Promise<unknown>;
 
 /** The Temporal Schedule of an app's reconciliation; its runs are named `reconcile:<appId>-<time>`. */
 export const reconcileScheduleId = (appId: string) => `reconcile:${appId}`;
@@ -107,7 +110,7 @@ export class ReconcileSchedules {
     const workflowId = `${reconcileScheduleId(app.id)}:${new Date().toISOString()}`;
     const { type: _type, workflowType, args: _args, ...action } = actionOf(app, this.options.taskQueue);
     await this.withDeadline(() =>
-      this.client.workflow.start<typeof reconcileApp>(workflowType as string, {
+      this.client.workflow.start<ReconcileWorkflow>(workflowType as string, {
         ...action,
         workflowId,
         args: [{ appId: app.id, ...options }],
@@ -177,7 +180,7 @@ function policiesOf(app: DirectoryApp) {
 function actionOf(
   app: DirectoryApp,
   taskQueue: string,
-): ScheduleOptionsStartWorkflowAction<typeof reconcileApp> {
+): ScheduleOptionsStartWorkflowAction<ReconcileWorkflow> {
   return {
     type: 'startWorkflow',
     workflowType: 'reconcileApp',

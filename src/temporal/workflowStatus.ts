@@ -16,3 +16,6 @@ export async function isWorkflowRunning(
     throw error;
   }
 }
+
+/** A value in a visibility (list) query: single-quoted, with backslashes and quotes escaped. */
+export const visibilityString = (value: string) => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;

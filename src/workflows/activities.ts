@@ -1,9 +1,12 @@
-import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { type ActivityOptions, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 
-// Transient failures (network, 408, 429, 5xx) are retried with backoff for up to an hour per call, so a
-// target that is down for a while delays its lanes instead of losing the change.
-const retry: ActivityOptions['retry'] = {
+/**
+ * The one retry policy of every scimflow activity. Transient failures (network, 408, 429, 5xx) are retried with
+ * backoff, so a target that is down for a while delays its lanes instead of losing the change; final failures
+ * (a 4xx the target will repeat, a record deleted meanwhile) are raised non-retryable by the activities.
+ */
+export const retry: ActivityOptions['retry'] = {
   initialInterval: '1s',
   backoffCoefficient: 2,
   maximumInterval: '1m',
@@ -12,7 +15,18 @@ const retry: ActivityOptions['retry'] = {
 /** Reads and writes of the directory store only. */
 export const directory = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry });
 
-/** One SCIM call, labelled in the Temporal UI with what it does (e.g. `POST /Users alice@example.com`). */
+/** Starting other intents, through the outbox and their lanes. */
+export const intents = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry });
+
+/** Waiting for other intents to close, heartbeating how many have. */
+export const intentOutcomes = proxyActivities<Activities>({
+  startToCloseTimeout: '2h',
+  heartbeatTimeout: '2m',
+  retry,
+});
+
+/** One SCIM call, labelled in the Temporal UI with what it does (e.g. `POST /Users alice@example.com`), for up to
+ *  an hour of retries. */
 export function scim(summary: string) {
   return proxyActivities<Activities>({
     startToCloseTimeout: '2m',
@@ -26,6 +40,17 @@ export function scim(summary: string) {
 export function bulkScim(summary: string) {
   return proxyActivities<Activities>({
     startToCloseTimeout: '2h',
+    heartbeatTimeout: '2m',
+    retry,
+    summary,
+  });
+}
+
+/** Bulk work of a whole app (reconciliation, import): heartbeating, at most three hours with its retries. */
+export function appWide(summary: string) {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: '2h',
+    scheduleToCloseTimeout: '3h',
     heartbeatTimeout: '2m',
     retry,
     summary,

@@ -1,15 +1,7 @@
-import { proxyActivities } from '@temporalio/workflow';
-import type { ReconciliationActivities } from '../activities/reconciliation';
 import type { ImportReport } from '../provisioning/import';
 import type { ImportIntentInput } from '../shared/intents';
 
-const { importUsersAndGroups } = proxyActivities<ReconciliationActivities>({
-  startToCloseTimeout: '2h',
-  scheduleToCloseTimeout: '3h',
-  heartbeatTimeout: '2m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
-  summary: 'import the app users and groups into the directory',
-});
+import { appWide } from './activities';
 
 /**
  * Adopt what an app already holds: its users (paired with directory users by the app's match attribute, created
@@ -17,7 +9,7 @@ const { importUsersAndGroups } = proxyActivities<ReconciliationActivities>({
  * linked so that later provisioning updates them instead of creating duplicates. Runs on the app's own lane.
  */
 export async function importFromApp(input: ImportIntentInput): Promise<ImportReport> {
-  return importUsersAndGroups({
+  return appWide('import the app users and groups into the directory').importUsersAndGroups({
     appId: input.appId,
     users: input.users ?? true,
     groups: input.groups ?? false,

@@ -1,32 +1,10 @@
-import { ActivityFailure, type ActivityOptions, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { ReconciliationActivities } from '../activities/reconciliation';
+import { ActivityFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
 import type { ReconciliationReport } from '../directory/model';
+import type { ReconcileInput } from '../shared/intents';
+import { appWide, retry } from './activities';
 
-export interface ReconcileInput {
-  appId: string;
-  /** Compare and report only: no write reaches the app. */
-  dryRun?: boolean;
-  /** Proceed even when the run would deprovision more users than the app's deletion threshold. */
-  confirmDeletions?: boolean;
-}
-
-const retry: ActivityOptions['retry'] = {
-  initialInterval: '1s',
-  backoffCoefficient: 2,
-  maximumInterval: '1m',
-};
-
-/** Many SCIM calls per activity, heartbeating; an hour of retries at most, then the run fails and says why. */
-function bulk(summary: string) {
-  return proxyActivities<ReconciliationActivities>({
-    startToCloseTimeout: '2h',
-    scheduleToCloseTimeout: '3h',
-    heartbeatTimeout: '2m',
-    retry,
-    summary,
-  });
-}
-const { finishReconciliation } = proxyActivities<ReconciliationActivities>({
+const { finishReconciliation } = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
   retry,
 });
@@ -45,13 +23,13 @@ export async function reconcileApp(input: ReconcileInput): Promise<Reconciliatio
     confirmDeletions: input.confirmDeletions ?? false,
   };
   try {
-    const compare = bulk('compare the app with the directory');
+    const compare = appWide('compare the app with the directory');
     const { safeguard, planned } = await compare.compareAppWithDirectory(run);
     if (run.dryRun || planned === 0) return await finishReconciliation(run, 'completed');
     if (safeguard.exceeded && !run.confirmDeletions) {
       return await finishReconciliation(run, 'needs-confirmation');
     }
-    await bulk('repair the drift: users, groups, memberships').repairDrift(run);
+    await appWide('repair the drift: users, groups, memberships').repairDrift(run);
     return await finishReconciliation(run, 'completed');
   } catch (error) {
     const cause = error instanceof ActivityFailure && error.cause ? error.cause : error;

@@ -1,17 +1,10 @@
-import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import { directory } from './activities';
+import { setCurrentDetails } from '@temporalio/workflow';
+import { directory, intentOutcomes, intents } from './activities';
 import { type EntitlementsIntentInput, type IntentResult, unchanged, written } from '../shared/intents';
 
 /** Users updated at once; each batch waits for the previous, so a large role change never floods a target. */
 const BATCH_SIZE = 50;
 const BATCHES_IN_FLIGHT = 4;
-
-const { awaitIntents } = proxyActivities<Activities>({
-  startToCloseTimeout: '2h',
-  heartbeatTimeout: '2m',
-  retry: { initialInterval: '1s', maximumInterval: '1m' },
-});
 
 /**
  * After a role's permissions change, a role is given to or taken from a group, a role is deleted, or the app's
@@ -38,8 +31,8 @@ export async function syncRoleEntitlements(change: EntitlementsIntentInput): Pro
   const runBatches = async () => {
     while (next < batches.length) {
       const batch = batches[next++];
-      const workflowIds = await directory.dispatchUserUpdates(change.appId, batch);
-      const tally = await awaitIntents(workflowIds);
+      const workflowIds = await intents.dispatchUserUpdates(change.appId, batch);
+      const tally = await intentOutcomes.awaitIntents(workflowIds);
       for (const key of Object.keys(total) as (keyof typeof total)[]) total[key] += tally[key];
       done += batch.length;
       report();

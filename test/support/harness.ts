@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import axios from 'axios';
 import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
-import type { ScimflowClient } from '../../src/client';
+import { createIntentDispatcher, type OutboxDispatcher } from '../../src/client';
 import { loadConfig } from '../../src/config';
 import { SqliteDirectoryStore } from '../../src/directory/sqlite/sqliteStore';
-import { createApiServer, scimflowClient } from '../../src/runtime';
+import { createApiServer } from '../../src/api/wiring';
 import type { IntentResult } from '../../src/shared/intents';
 import { createWorker } from '../../src/worker';
 import { type FaultProxy, startFaultProxy } from './faultProxy';
@@ -46,7 +46,7 @@ export class Harness {
     readonly proxy: FaultProxy,
     readonly store: SqliteDirectoryStore,
     readonly temporal: Client,
-    readonly scimflow: ScimflowClient,
+    readonly dispatcher: OutboxDispatcher,
     private readonly api: Awaited<ReturnType<typeof createApiServer>>['api'],
     readonly apiUrl: string,
     private readonly worker: Worker,
@@ -74,10 +74,11 @@ export class Harness {
       taskQueue,
       store,
       workflowBundlePath: bundle,
-      scimflow: scimflowClient(config, temporal, store),
+      dispatcher: createIntentDispatcher(config, temporal, store),
+      temporal,
     });
     const workerRun = worker.run();
-    const { api, scimflow } = await createApiServer({
+    const { api, dispatcher } = await createApiServer({
       config,
       store,
       temporal,
@@ -91,7 +92,7 @@ export class Harness {
       proxy,
       store,
       temporal,
-      scimflow,
+      dispatcher,
       api,
       apiUrl,
       worker,

@@ -13,7 +13,7 @@ import { appGroupParams, idParams, NotFoundError } from '../schemas';
 export function appRoutes({
   store,
   planner,
-  scimflow,
+  dispatcher,
   targets,
   schedules,
 }: ApiContext): FastifyPluginAsyncZod {
@@ -61,7 +61,7 @@ export function appRoutes({
               { appId: app.id, what: 'roles/permissions switched' },
             )
           : [];
-        return { ...(await view(app)), operations: await scimflow.dispatch(requests) };
+        return { ...(await view(app)), operations: await dispatcher.dispatch(requests) };
       },
     );
 
@@ -92,7 +92,7 @@ export function appRoutes({
             assign ? { assigned: assignment } : { reason: 'group-unassigned', unassigned: assignment },
           )
         : [];
-      return { appId: id, groupId, assigned: assign, operations: await scimflow.dispatch(requests) };
+      return { appId: id, groupId, assigned: assign, operations: await dispatcher.dispatch(requests) };
     };
 
     api.put(
@@ -123,7 +123,7 @@ export function appRoutes({
                 { appId: app.id, what: 'assigned permissions changed' },
               )
             : [];
-        return { ...(await view(app)), operations: await scimflow.dispatch(requests) };
+        return { ...(await view(app)), operations: await dispatcher.dispatch(requests) };
       },
     );
 

@@ -4,7 +4,7 @@ import { groupInputSchema, groupPatchSchema } from '../../directory/model';
 import type { ApiContext } from '../context';
 import { idParams, memberParams, NotFoundError, pageQuery } from '../schemas';
 
-export function groupRoutes({ store, planner, scimflow }: ApiContext): FastifyPluginAsyncZod {
+export function groupRoutes({ store, planner, dispatcher }: ApiContext): FastifyPluginAsyncZod {
   const requireGroup = async (id: string) => {
     const group = await store.getGroup(id);
     if (!group) throw new NotFoundError('group', id);
@@ -62,7 +62,7 @@ export function groupRoutes({ store, planner, scimflow }: ApiContext): FastifyPl
             ? [{ groupId: current.id, userIds: [...update.added, ...update.removed] }]
             : [],
         });
-        return { ...(await withApps(update.group)), operations: await scimflow.dispatch(requests) };
+        return { ...(await withApps(update.group)), operations: await dispatcher.dispatch(requests) };
       },
     );
 
@@ -75,39 +75,40 @@ export function groupRoutes({ store, planner, scimflow }: ApiContext): FastifyPl
         reason: 'group-deleted',
         unassigned: appIds.map((appId) => ({ appId, groupId: group.id })),
       });
-      return { ...group, appIds, deleted: true, operations: await scimflow.dispatch(requests) };
+      return { ...group, appIds, deleted: true, operations: await dispatcher.dispatch(requests) };
     });
 
     /** Adds or removes one member; only an actual change issues intents. */
     const changeMembership = async (
       { id, userId }: { id: string; userId: string },
-      apply: (groupId: string, userId: string) => Promise<boolean>,
+      membership: 'join' | 'leave',
     ) => {
       await requireGroup(id);
       if (!(await store.getUser(userId))) throw new NotFoundError('user', userId);
       const change = await planner.before([userId]);
-      const changed = await apply(id, userId);
+      const leaving = membership === 'leave';
+      const changed = leaving
+        ? await store.removeGroupMember(id, userId)
+        : await store.addGroupMember(id, userId);
       const requests = changed
         ? await change.intentsFor({
-            reason: 'removed-from-group',
+            reason: leaving ? 'removed-from-group' : undefined,
             membershipChanges: [{ groupId: id, userIds: [userId] }],
           })
         : [];
-      return { ...(await withApps(await requireGroup(id))), operations: await scimflow.dispatch(requests) };
+      return { ...(await withApps(await requireGroup(id))), operations: await dispatcher.dispatch(requests) };
     };
 
     api.put(
       '/api/groups/:id/members/:userId',
       { schema: { params: memberParams, tags: ['groups'] } },
-      (request) =>
-        changeMembership(request.params, (groupId, userId) => store.addGroupMember(groupId, userId)),
+      (request) => changeMembership(request.params, 'join'),
     );
 
     api.delete(
       '/api/groups/:id/members/:userId',
       { schema: { params: memberParams, tags: ['groups'] } },
-      (request) =>
-        changeMembership(request.params, (groupId, userId) => store.removeGroupMember(groupId, userId)),
+      (request) => changeMembership(request.params, 'leave'),
     );
   };
 }

@@ -12,13 +12,13 @@ const operationQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
-export function operationRoutes({ scimflow }: ApiContext): FastifyPluginAsyncZod {
+export function operationRoutes({ operations }: ApiContext): FastifyPluginAsyncZod {
   return async (api) => {
     api.get(
       '/api/operations',
       { schema: { querystring: operationQuery, tags: ['operations'] } },
       async (request) => ({
-        items: await scimflow.operations(request.query),
+        items: await operations.list(request.query),
       }),
     );
 
@@ -26,7 +26,7 @@ export function operationRoutes({ scimflow }: ApiContext): FastifyPluginAsyncZod
       '/api/operations/:workflowId',
       { schema: { params: z.object({ workflowId: z.string().min(1) }), tags: ['operations'] } },
       async (request) => {
-        const operation = await scimflow.operation(request.params.workflowId);
+        const operation = await operations.get(request.params.workflowId);
         if (!operation) throw new NotFoundError('operation', request.params.workflowId);
         return operation;
       },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { isWorkflowRunning } from '../../temporal/workflowStatus';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { ReconciliationRecord } from '../../directory/store';
 import { reconciliationReport } from '../../provisioning/reconciliation';
@@ -30,23 +30,21 @@ const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(200).defa
  * Reconciliation and import: run a reconciliation now, pause or resume an app's schedule, read the reports,
  * start an import from the app.
  */
-export function reconciliationRoutes({ store, scimflow, schedules }: ApiContext): FastifyPluginAsyncZod {
+export function reconciliationRoutes({
+  store,
+  dispatcher,
+  operations,
+  temporal,
+  schedules,
+}: ApiContext): FastifyPluginAsyncZod {
   const requireApp = async (id: string) => {
     const app = await store.getApp(id);
     if (!app) throw new NotFoundError('app', id);
     return app;
   };
-  const isRunning = async (workflowId: string) => {
-    try {
-      return (await scimflow.temporal.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
-    } catch (error) {
-      if (error instanceof WorkflowNotFoundError) return false;
-      throw error;
-    }
-  };
   const summary = async (record: ReconciliationRecord) => {
     const { objects: _objects, ...report } = await reconciliationReport(store, record);
-    return { ...report, uiUrl: scimflow.uiUrl(record.workflowId) };
+    return { ...report, uiUrl: operations.uiUrl(record.workflowId) };
   };
 
   return async (api) => {
@@ -57,7 +55,7 @@ export function reconciliationRoutes({ store, scimflow, schedules }: ApiContext)
         const app = await requireApp(request.params.id);
         const options = request.body ?? reconcileBody.parse({});
         for (const record of await store.listReconciliations(app.id, 20)) {
-          if (record.status === 'running' && (await isRunning(record.workflowId))) {
+          if (record.status === 'running' && (await isWorkflowRunning(temporal, record.workflowId))) {
             return reply.code(409).send({
               error: 'conflict',
               message: `a reconciliation of this app is running: ${record.workflowId}`,
@@ -71,7 +69,7 @@ export function reconciliationRoutes({ store, scimflow, schedules }: ApiContext)
           appId: app.id,
           ...options,
           report: `/api/apps/${app.id}/reconciliations/${encodeURIComponent(workflowId)}`,
-          uiUrl: scimflow.uiUrl(workflowId),
+          uiUrl: operations.uiUrl(workflowId),
         });
       },
     );
@@ -124,7 +122,7 @@ export function reconciliationRoutes({ store, scimflow, schedules }: ApiContext)
         if (!record || record.appId !== app.id) {
           throw new NotFoundError('reconciliation', request.params.workflowId);
         }
-        return { ...(await reconciliationReport(store, record)), uiUrl: scimflow.uiUrl(record.workflowId) };
+        return { ...(await reconciliationReport(store, record)), uiUrl: operations.uiUrl(record.workflowId) };
       },
     );
 
@@ -135,7 +133,7 @@ export function reconciliationRoutes({ store, scimflow, schedules }: ApiContext)
         const app = await requireApp(request.params.id);
         const options = request.body ?? importBody.parse({});
         const brings = [options.users && 'users', options.groups && 'groups'].filter(Boolean).join(' and ');
-        const operations = await scimflow.dispatch([
+        const operations = await dispatcher.dispatch([
           {
             intent: 'importFromApp',
             input: { appId: app.id, ...options },

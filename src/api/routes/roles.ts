@@ -7,7 +7,7 @@ import { idParams, NotFoundError } from '../schemas';
 const roleGroupParams = z.object({ id: z.string().min(1), groupId: z.string().min(1) });
 
 /** Permissions, and roles that bundle them and are given to groups. */
-export function roleRoutes({ store, planner, scimflow }: ApiContext): FastifyPluginAsyncZod {
+export function roleRoutes({ store, planner, dispatcher }: ApiContext): FastifyPluginAsyncZod {
   const requireRole = async (id: string) => {
     const role = await store.getRole(id);
     if (!role) throw new NotFoundError('role', id);
@@ -49,7 +49,7 @@ export function roleRoutes({ store, planner, scimflow }: ApiContext): FastifyPlu
         const requests = deleted.roleIds.length
           ? await planner.afterRoleChange({ roleIds: deleted.roleIds }, { what: `permission ${key} deleted` })
           : [];
-        return { key, deleted: true, operations: await scimflow.dispatch(requests) };
+        return { key, deleted: true, operations: await dispatcher.dispatch(requests) };
       },
     );
 
@@ -58,7 +58,7 @@ export function roleRoutes({ store, planner, scimflow }: ApiContext): FastifyPlu
       const requests = role.groupIds.length
         ? await planner.afterRoleChange({ roleIds: [role.id] }, { what: `role ${role.name} created` })
         : [];
-      return reply.code(201).send({ ...role, operations: await scimflow.dispatch(requests) });
+      return reply.code(201).send({ ...role, operations: await dispatcher.dispatch(requests) });
     });
 
     api.get('/api/roles', { schema: { tags: ['roles'] } }, async () => ({ items: await store.listRoles() }));
@@ -81,7 +81,7 @@ export function roleRoutes({ store, planner, scimflow }: ApiContext): FastifyPlu
           changed && role.groupIds.length
             ? await planner.afterRoleChange({ roleIds: [role.id] }, { what: `role ${role.name} changed` })
             : [];
-        return { ...role, operations: await scimflow.dispatch(requests) };
+        return { ...role, operations: await dispatcher.dispatch(requests) };
       },
     );
 
@@ -92,7 +92,7 @@ export function roleRoutes({ store, planner, scimflow }: ApiContext): FastifyPlu
       const requests = role.groupIds.length
         ? await planner.afterRoleChange({ groupIds: role.groupIds }, { what: `role ${role.name} deleted` })
         : [];
-      return { ...role, deleted: true, operations: await scimflow.dispatch(requests) };
+      return { ...role, deleted: true, operations: await dispatcher.dispatch(requests) };
     });
 
     /** Gives the role to a group or takes it away; only an actual change issues intents. */
@@ -104,7 +104,7 @@ export function roleRoutes({ store, planner, scimflow }: ApiContext): FastifyPlu
         : await store.unassignRoleFromGroup(id, groupId);
       const what = `role ${role.name} ${give ? 'given to' : 'taken from'} group ${groupId}`;
       const requests = changed ? await planner.afterRoleChange({ groupIds: [groupId] }, { what }) : [];
-      return { ...(await requireRole(id)), operations: await scimflow.dispatch(requests) };
+      return { ...(await requireRole(id)), operations: await dispatcher.dispatch(requests) };
     };
 
     api.put(

@@ -4,7 +4,7 @@ import { userAttributesSchema, userPatchSchema } from '../../directory/model';
 import type { ApiContext } from '../context';
 import { idParams, NotFoundError, pageQuery } from '../schemas';
 
-export function userRoutes({ store, planner, scimflow }: ApiContext): FastifyPluginAsyncZod {
+export function userRoutes({ store, planner, dispatcher }: ApiContext): FastifyPluginAsyncZod {
   const requireUser = async (id: string) => {
     const user = await store.getUser(id);
     if (!user) throw new NotFoundError('user', id);
@@ -65,10 +65,11 @@ export function userRoutes({ store, planner, scimflow }: ApiContext): FastifyPlu
         const { updatedAt: _after, ...afterAttributes } = updated.after;
         const changed = JSON.stringify(beforeAttributes) !== JSON.stringify(afterAttributes);
         const requests = await change.intentsFor({
-          reason: updated.after.active ? 'removed-from-group' : 'user-deactivated',
+          // Editing a user never changes its groups: it leaves an app's scope only by being deactivated.
+          reason: updated.after.active ? undefined : 'user-deactivated',
           updatedUserIds: changed ? [id] : [],
         });
-        return { ...(await withGroups(updated.after)), operations: await scimflow.dispatch(requests) };
+        return { ...(await withGroups(updated.after)), operations: await dispatcher.dispatch(requests) };
       },
     );
 
@@ -82,7 +83,7 @@ export function userRoutes({ store, planner, scimflow }: ApiContext): FastifyPlu
         reason: 'user-deleted',
         membershipChanges: groupIds.map((groupId) => ({ groupId, userIds: [id] })),
       });
-      return { ...user, groupIds, deleted: true, operations: await scimflow.dispatch(requests) };
+      return { ...user, groupIds, deleted: true, operations: await dispatcher.dispatch(requests) };
     });
   };
 }

@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Client, Connection } from '@temporalio/client';
-import { buildApi } from './api/server';
-import { ScimflowClient } from './client';
-import type { Config } from './config';
-import { IntentPlanner } from './directory/intentPlanner';
-import type { DirectoryStore } from './directory/store';
-import type { Logger } from './logger';
-import { Targets } from './provisioning/targets';
-import { ensureSearchAttributes, searchAttributeCommands } from './temporal/registerSearchAttributes';
-import { ReconcileSchedules } from './temporal/schedules';
+import type { Client } from '@temporalio/client';
+import { createIntentDispatcher } from '../client';
+import type { Config } from '../config';
+import { IntentPlanner } from '../directory/intentPlanner';
+import type { DirectoryStore } from '../directory/store';
+import type { Logger } from '../logger';
+import { Targets } from '../provisioning/targets';
+import { ReconcileSchedules } from '../temporal/schedules';
+import { OperationQueries } from './operations';
+import { buildApi } from './server';
 
 /**
  * The API token: SCIMFLOW_API_TOKEN when set; otherwise one generated once and kept (mode 0600) in the data
@@ -28,20 +28,11 @@ export function resolveApiToken(config: Config): { token: string; source: 'envir
 
 const OUTBOX_INTERVAL_MS = 5_000;
 
-export function scimflowClient(config: Config, temporal: Client, store: DirectoryStore, logger?: Logger) {
-  return new ScimflowClient(temporal, store, {
-    taskQueue: config.taskQueue,
-    uiUrl: config.temporal.uiUrl,
-    namespace: config.temporal.namespace,
-    onDeliveryFailure: (workflowId, error) =>
-      logger?.warn(
-        { workflowId, error: String(error) },
-        'Temporal did not take the intent; it stays in the outbox',
-      ),
-  });
-}
-
-/** Wires the API to a store and a Temporal client, and keeps the intent outbox flowing. */
+/**
+ * The API process's wiring: the HTTP API on a store and a Temporal client, the intent outbox kept flowing, and
+ * the apps' reconciliation schedules kept in step. The worker process has its own wiring (worker.ts) and loads
+ * none of this.
+ */
 export async function createApiServer(options: {
   config: Config;
   store: DirectoryStore;
@@ -52,7 +43,11 @@ export async function createApiServer(options: {
 }) {
   const { config, store, temporal } = options;
   const logger = options.logger || undefined;
-  const scimflow = scimflowClient(config, temporal, store, logger);
+  const dispatcher = createIntentDispatcher(config, temporal, store, logger);
+  const operations = new OperationQueries(temporal, store, {
+    uiUrl: config.temporal.uiUrl,
+    namespace: config.temporal.namespace,
+  });
 
   const schedules = new ReconcileSchedules(temporal, {
     taskQueue: config.taskQueue,
@@ -60,13 +55,21 @@ export async function createApiServer(options: {
       logger?.warn({ appId, error: String(error) }, 'the reconciliation schedule is not in step; retrying'),
   });
   const api = await buildApi(
-    { store, planner: new IntentPlanner(store), scimflow, targets: new Targets(store), schedules },
+    {
+      store,
+      planner: new IntentPlanner(store),
+      dispatcher,
+      operations,
+      temporal,
+      targets: new Targets(store),
+      schedules,
+    },
     { token: options.token, logger: options.logger },
   );
 
   // Intents recorded while Temporal was unreachable (or before a crash) are handed over as soon as it answers.
   const deliverPending = () =>
-    scimflow
+    dispatcher
       .deliverPending()
       .catch((error) => logger?.warn({ error: String(error) }, 'outbox delivery failed'));
   void deliverPending();
@@ -87,19 +90,5 @@ export async function createApiServer(options: {
   const pendingSchedules = setInterval(applySchedules, OUTBOX_INTERVAL_MS);
   pendingSchedules.unref();
   api.addHook('onClose', async () => clearInterval(pendingSchedules));
-  return { api, scimflow };
-}
-
-/** On a cluster other than the embedded dev server: register the search attributes, or say how to. */
-export async function registerSearchAttributes(temporal: Client, namespace: string, logger: Logger) {
-  // connectClient builds every client on a full Connection, which has the operator service.
-  const attributes = await ensureSearchAttributes(temporal.connection as Connection, namespace);
-  if (attributes.added.length)
-    logger.info({ added: attributes.added }, 'registered custom search attributes');
-  if (attributes.missing.length) {
-    logger.warn(
-      `custom search attributes are missing (${attributes.error}); operations cannot be listed until they are ` +
-        `registered:\n${searchAttributeCommands(namespace, attributes.missing)}`,
-    );
-  }
+  return { api, dispatcher };
 }
