@@ -1,6 +1,13 @@
 import type { DeprovisionReason, GroupIntentName, IntentRequest, UserIntentName } from '../shared/intents';
 import type { DirectoryApp, DirectoryUser } from './model';
-import type { DirectoryStore } from './store';
+import { appIdsWithUserInScope } from './scope';
+import type { AppStore, AssignmentStore, GroupStore, UserStore } from './store';
+
+/** What the planner reads of the directory; it never writes. */
+export type PlannerDirectory = Pick<UserStore, 'getUsers'> &
+  Pick<GroupStore, 'getGroup'> &
+  Pick<AppStore, 'getApp' | 'listApps'> &
+  Pick<AssignmentStore, 'appIdsHoldingUser' | 'assignedGroupIdsOfUser' | 'appIdsAssignedGroup'>;
 
 /** Which apps each user is in the scope of: active members of the groups assigned to the app. */
 type ScopeSnapshot = Map<string, Set<string>>;
@@ -25,7 +32,7 @@ export interface DirectoryChange {
  * against the app's settings at the time they run.
  */
 export class IntentPlanner {
-  constructor(private readonly store: DirectoryStore) {}
+  constructor(private readonly store: PlannerDirectory) {}
 
   async before(userIds: string[]): Promise<PendingChange> {
     return new PendingChange(this.store, userIds, await scopeOf(this.store, userIds));
@@ -54,7 +61,7 @@ export class IntentPlanner {
 
 export class PendingChange {
   constructor(
-    private readonly store: DirectoryStore,
+    private readonly store: PlannerDirectory,
     private readonly userIds: string[],
     private readonly scopeBefore: ScopeSnapshot,
   ) {}
@@ -155,14 +162,13 @@ export class PendingChange {
   }
 }
 
-async function scopeOf(store: DirectoryStore, userIds: string[]): Promise<ScopeSnapshot> {
+async function scopeOf(store: PlannerDirectory, userIds: string[]): Promise<ScopeSnapshot> {
   const snapshot: ScopeSnapshot = new Map();
   const users = new Map<string, DirectoryUser>(
     (await store.getUsers(userIds)).map((user) => [user.id, user]),
   );
   for (const userId of userIds) {
-    const user = users.get(userId);
-    snapshot.set(userId, new Set(user?.active ? await store.appIdsHoldingUser(userId) : []));
+    snapshot.set(userId, new Set(await appIdsWithUserInScope(store, users.get(userId))));
   }
   return snapshot;
 }

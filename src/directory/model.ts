@@ -111,8 +111,6 @@ export type AppAuth = z.infer<typeof appAuthSchema>;
 
 export const deprovisionModeSchema = z.enum(['deactivate', 'delete']);
 export const userMatchAttributeSchema = z.enum(['userName', 'externalId', 'email']);
-export type DeprovisionMode = z.infer<typeof deprovisionModeSchema>;
-export type UserMatchAttribute = z.infer<typeof userMatchAttributeSchema>;
 
 /**
  * Scheduled reconciliation per app: how often it runs, how many resources a list page asks for, and when a run

@@ -61,12 +61,8 @@ export type NewOperation = Pick<
 export type LinkUpdate = Pick<RemoteLink, 'appId' | 'resourceType' | 'localId' | 'status'> &
   Partial<Pick<RemoteLink, 'remoteId' | 'lastPushed' | 'lastError'>>;
 
-/**
- * The directory: the source of truth for users, groups and apps, and the memory of what was written to each app
- * (remote links and remote memberships). It knows nothing of SCIM transport or Temporal. Every method that
- * changes several rows does so in one transaction.
- */
-export interface DirectoryStore {
+/** The directory's people: users, unique by userName ignoring case. */
+export interface UserStore {
   createUser(attributes: UserAttributes): Promise<DirectoryUser>;
   getUser(id: string): Promise<DirectoryUser | null>;
   getUsers(ids: string[]): Promise<DirectoryUser[]>;
@@ -74,7 +70,10 @@ export interface DirectoryStore {
   listUsers(page: PageRequest): Promise<Page<DirectoryUser>>;
   updateUser(id: string, patch: UserPatch): Promise<{ before: DirectoryUser; after: DirectoryUser } | null>;
   deleteUser(id: string): Promise<DirectoryUser | null>;
+}
 
+/** Groups and their members, unique by displayName ignoring case. */
+export interface GroupStore {
   createGroup(input: GroupInput): Promise<DirectoryGroup>;
   getGroup(id: string): Promise<DirectoryGroup | null>;
   findGroupByDisplayName(displayName: string): Promise<DirectoryGroup | null>;
@@ -85,12 +84,25 @@ export interface DirectoryStore {
   removeGroupMember(groupId: string, userId: string): Promise<boolean>;
   deleteGroup(id: string): Promise<DirectoryGroup | null>;
   groupIdsOfUser(userId: string): Promise<string[]>;
+}
 
+/** The apps scimflow provisions: their settings and credentials, and the permissions each may receive. */
+export interface AppStore {
   createApp(input: AppInput): Promise<DirectoryApp>;
   getApp(id: string): Promise<DirectoryApp | null>;
   listApps(): Promise<DirectoryApp[]>;
   updateApp(id: string, patch: AppPatch): Promise<DirectoryApp | null>;
   deleteApp(id: string): Promise<boolean>;
+  /** The permissions an app may receive as entitlements; none assigned means none sent. */
+  appPermissionKeys(appId: string): Promise<string[]>;
+  setAppPermissionKeys(appId: string, keys: string[]): Promise<void>;
+}
+
+/**
+ * Which groups are assigned to which apps, and so whom each app holds: the facts the scope rules
+ * (`directory/scope.ts`) and the intent planner read.
+ */
+export interface AssignmentStore {
   assignGroup(appId: string, groupId: string): Promise<boolean>;
   unassignGroup(appId: string, groupId: string): Promise<boolean>;
   assignedGroupIds(appId: string): Promise<string[]>;
@@ -99,7 +111,12 @@ export interface DirectoryStore {
   appIdsHoldingUser(userId: string): Promise<string[]>;
   /** The app's assigned groups that the user belongs to. */
   assignedGroupIdsOfUser(appId: string, userId: string): Promise<string[]>;
+  /** Users in the app's scope by membership (active or not): members of its assigned groups. */
+  userIdsHeldByApp(appId: string): Promise<string[]>;
+}
 
+/** What was written to each app: remote links (directory id → remote id, last pushed) and remote memberships. */
+export interface LinkStore {
   getLink(appId: string, resourceType: ResourceType, localId: string): Promise<RemoteLink | null>;
   getLinks(appId: string, resourceType: ResourceType, localIds: string[]): Promise<RemoteLink[]>;
   listLinks(appId: string): Promise<RemoteLink[]>;
@@ -114,10 +131,13 @@ export interface DirectoryStore {
   remoteGroupIdsOfUser(appId: string, userId: string): Promise<string[]>;
   forgetRemoteMembershipsOfUser(appId: string, userId: string): Promise<void>;
   forgetRemoteMembershipsOfGroup(appId: string, groupId: string): Promise<void>;
+}
 
+/** The outbox of intents: every intent issued, numbered, until it is handed to Temporal. */
+export interface OperationStore {
   /**
-   * The outbox of intents: allocates the next operation number, builds the workflow id and the request from it,
-   * and records the operation as not yet dispatched.
+   * Allocates the next operation number, builds the workflow id and the request from it, and records the
+   * operation as not yet dispatched.
    */
   recordOperation(
     operation: NewOperation,
@@ -128,7 +148,12 @@ export interface DirectoryStore {
   undispatchedOperations(limit: number, issuedBefore: Date): Promise<OperationRecord[]>;
   hasUndispatchedBefore(laneId: string, sequence: number): Promise<boolean>;
   getOperation(workflowId: string): Promise<OperationRecord | null>;
+  /** Users and groups of the app with an intent still in the outbox. */
+  undispatchedResourceIds(appId: string): Promise<{ resourceType: string; resourceId: string }[]>;
+}
 
+/** Permissions, the roles that bundle them, the groups that carry the roles, and what each user holds through them. */
+export interface RoleStore {
   createPermission(input: PermissionInput): Promise<Permission>;
   listPermissions(): Promise<Permission[]>;
   getPermission(key: string): Promise<Permission | null>;
@@ -146,14 +171,10 @@ export interface DirectoryStore {
   userIdsHoldingRoles(roleIds: string[]): Promise<string[]>;
   /** Roles (names) and permissions (keys) of each user, through all of the user's groups. */
   effectiveAccess(userIds: string[]): Promise<Map<string, EffectiveAccess>>;
+}
 
-  /** The permissions an app may receive as entitlements; none assigned means none sent. */
-  appPermissionKeys(appId: string): Promise<string[]>;
-  setAppPermissionKeys(appId: string, keys: string[]): Promise<void>;
-  /** Users in the app's scope by membership (active or not): members of its assigned groups. */
-  userIdsHeldByApp(appId: string): Promise<string[]>;
-
-  // ── reconciliation ──
+/** Reconciliation runs (status, position, report) and a running run's working set of items. */
+export interface ReconciliationStore {
   /** Records a run as started; for a run already recorded (a retried activity) answers the existing record. */
   beginReconciliation(run: NewReconciliation): Promise<ReconciliationRecord>;
   getReconciliation(workflowId: string): Promise<ReconciliationRecord | null>;
@@ -171,9 +192,24 @@ export interface DirectoryStore {
     workflowId: string,
   ): Promise<{ action: ReconciliationAction; state: ReconciliationItemState; count: number }[]>;
   clearReconciliationItems(workflowId: string): Promise<void>;
-  /** Users and groups of the app with an intent still in the outbox. */
-  undispatchedResourceIds(appId: string): Promise<{ resourceType: string; resourceId: string }[]>;
+}
 
+/**
+ * The directory: the source of truth for users, groups and apps, and the memory of what was written to each app
+ * (remote links and remote memberships). It knows nothing of SCIM transport or Temporal. Every method that
+ * changes several rows does so in one transaction. A caller that needs only part of it asks for the narrow
+ * interface (or a `Pick` of one).
+ */
+export interface DirectoryStore
+  extends
+    UserStore,
+    GroupStore,
+    AppStore,
+    AssignmentStore,
+    LinkStore,
+    OperationStore,
+    RoleStore,
+    ReconciliationStore {
   close(): Promise<void>;
 }
 

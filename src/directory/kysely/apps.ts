@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import type { DirectoryApp } from '../model';
+import { mergeReconcileSettings } from '../model';
+import type { AppStore } from '../store';
+import { assertExist, deleted, now, slices } from './conventions';
+import { type Db, inTransaction, type Tables } from './tables';
+
+/** An app is kept as its settings (JSON) and, apart, its credentials (`auth`, JSON). */
+function toApp(row: Tables['apps']): DirectoryApp {
+  return {
+    id: row.id,
+    ...JSON.parse(row.settings),
+    auth: JSON.parse(row.auth),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export function appQueries(db: Db): AppStore {
+  return {
+    async createApp(input) {
+      const id = randomUUID();
+      const timestamp = now();
+      const { auth, ...settings } = input;
+      await db
+        .insertInto('apps')
+        .values({
+          id,
+          settings: JSON.stringify(settings),
+          auth: JSON.stringify(auth),
+          created_at: timestamp,
+          updated_at: timestamp,
+        })
+        .execute();
+      return { id, ...input, createdAt: timestamp, updatedAt: timestamp };
+    },
+
+    async getApp(id) {
+      const row = await db.selectFrom('apps').selectAll().where('id', '=', id).executeTakeFirst();
+      return row ? toApp(row) : null;
+    },
+
+    async listApps() {
+      const rows = await db.selectFrom('apps').selectAll().orderBy('created_at').orderBy('id').execute();
+      return rows.map(toApp);
+    },
+
+    async updateApp(id, patch) {
+      return inTransaction(db, async (trx) => {
+        const row = await trx.selectFrom('apps').selectAll().where('id', '=', id).executeTakeFirst();
+        if (!row) return null;
+        const current = toApp(row);
+        const next: DirectoryApp = {
+          ...current,
+          ...patch,
+          provisioning: { ...current.provisioning, ...patch.provisioning },
+          reconcile: mergeReconcileSettings(current.reconcile, patch.reconcile),
+          auth: patch.auth ?? current.auth,
+          updatedAt: now(),
+        };
+        const { id: _id, auth, createdAt: _c, updatedAt, ...settings } = next;
+        await trx
+          .updateTable('apps')
+          .set({ settings: JSON.stringify(settings), auth: JSON.stringify(auth), updated_at: updatedAt })
+          .where('id', '=', id)
+          .execute();
+        return next;
+      });
+    },
+
+    async deleteApp(id) {
+      return deleted(await db.deleteFrom('apps').where('id', '=', id).executeTakeFirst());
+    },
+
+    async appPermissionKeys(appId) {
+      const rows = await db
+        .selectFrom('app_permissions')
+        .select('permission_key')
+        .where('app_id', '=', appId)
+        .orderBy('permission_key')
+        .execute();
+      return rows.map((row) => row.permission_key);
+    },
+
+    async setAppPermissionKeys(appId, keys) {
+      await inTransaction(db, async (trx) => {
+        const unique = [...new Set(keys)];
+        await assertExist(trx, 'permission', unique);
+        await trx.deleteFrom('app_permissions').where('app_id', '=', appId).execute();
+        for (const slice of slices(unique)) {
+          await trx
+            .insertInto('app_permissions')
+            .values(slice.map((key) => ({ app_id: appId, permission_key: key })))
+            .execute();
+        }
+      });
+    },
+  };
+}

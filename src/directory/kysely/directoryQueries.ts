@@ -1,0 +1,36 @@
+import type { DirectoryStore } from '../store';
+import { appQueries } from './apps';
+import { assignmentQueries } from './assignments';
+import type { StoreDialect } from './dialect';
+import { groupQueries } from './groups';
+import { linkQueries } from './links';
+import { operationQueries } from './operations';
+import { reconciliationQueries } from './reconciliations';
+import { roleQueries } from './roles';
+import type { Db } from './tables';
+import { userQueries } from './users';
+
+/** Every query of the directory; a store adds only `close` (it owns the connection). */
+export type DirectoryQueries = Omit<DirectoryStore, 'close'>;
+
+/**
+ * The directory over one database, or over one transaction open on it (then every change joins that transaction),
+ * in any dialect kysely speaks: the SQLite store and a PostgreSQL one share these queries and differ only in how
+ * they connect, migrate and recognise a duplicate (`dialect`).
+ *
+ * Each concern module answers its own narrow interface with a plain object of closures over `db`; the directory is
+ * their union, spread into one object. That keeps one place per query and no class that forwards eighty methods
+ * by hand, and the return type makes the compiler check that together they are the whole `DirectoryStore`.
+ */
+export function directoryQueries(db: Db, dialect: StoreDialect): DirectoryQueries {
+  return {
+    ...userQueries(db, dialect),
+    ...groupQueries(db, dialect),
+    ...appQueries(db),
+    ...assignmentQueries(db),
+    ...linkQueries(db),
+    ...operationQueries(db),
+    ...roleQueries(db, dialect),
+    ...reconciliationQueries(db),
+  };
+}

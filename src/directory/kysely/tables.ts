@@ -1,0 +1,94 @@
+import type { Kysely, Transaction } from 'kysely';
+
+/**
+ * The directory's tables as the queries see them, whatever the database. Values are what both SQLite and
+ * PostgreSQL hold alike: ids and timestamps (ISO 8601) as text, JSON as text, flags as 0/1.
+ * The schema itself is each dialect's migrations (`sqlite/migrations.ts`).
+ */
+export interface Tables {
+  users: {
+    id: string;
+    user_name: string;
+    user_name_key: string;
+    attributes: string;
+    created_at: string;
+    updated_at: string;
+  };
+  groups: {
+    id: string;
+    display_name: string;
+    display_name_key: string;
+    created_at: string;
+    updated_at: string;
+  };
+  group_members: { group_id: string; user_id: string };
+  apps: { id: string; settings: string; auth: string; created_at: string; updated_at: string };
+  app_groups: { app_id: string; group_id: string };
+  remote_links: {
+    app_id: string;
+    resource_type: string;
+    local_id: string;
+    remote_id: string | null;
+    last_pushed: string | null;
+    status: string;
+    last_error: string | null;
+    updated_at: string;
+  };
+  remote_memberships: { app_id: string; group_id: string; user_id: string };
+  permissions: { key: string; description: string | null; created_at: string };
+  roles: { id: string; name: string; name_key: string; created_at: string; updated_at: string };
+  role_permissions: { role_id: string; permission_key: string };
+  role_groups: { role_id: string; group_id: string };
+  app_permissions: { app_id: string; permission_key: string };
+  reconciliations: {
+    workflow_id: string;
+    app_id: string;
+    status: string;
+    dry_run: number;
+    confirm_deletions: number;
+    started_at: string;
+    finished_at: string | null;
+    report: string | null;
+    progress: string | null;
+  };
+  reconciliation_items: {
+    workflow_id: string;
+    resource_type: string;
+    key: string;
+    local_id: string | null;
+    remote_id: string | null;
+    name: string;
+    action: string;
+    state: string;
+    detail: string | null;
+    error: string | null;
+    remote: string | null;
+  };
+  operations: {
+    /** Numbered by the database on insert. */
+    sequence: number | undefined;
+    workflow_id: string | null;
+    app_id: string;
+    intent: string;
+    resource_type: string;
+    resource_id: string;
+    lane_id: string;
+    request: string;
+    issued_at: string;
+    dispatched_at: string | null;
+  };
+}
+
+/**
+ * Where the queries run: the database, or a transaction already open on it. Every query module takes one, so that
+ * a caller can run several of them (a change and the intents it issues) in one transaction.
+ */
+export type Db = Kysely<Tables> | Transaction<Tables>;
+
+/**
+ * Runs `work` in one transaction: a new one, or the caller's when `db` already is one (kysely does not nest
+ * transactions; the caller's commit or rollback then covers `work` too).
+ */
+export async function inTransaction<T>(db: Db, work: (trx: Transaction<Tables>) => Promise<T>): Promise<T> {
+  return db.isTransaction ? work(db as Transaction<Tables>) : db.transaction().execute(work);
+}
