@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import type { Config } from './config';
-import type { DirectoryStore, OperationRecord } from './directory/store';
+import type { OperationRecord, OperationStore } from './directory/store';
 import type { Logger } from './logger';
 import {
   type DispatchedIntent,
@@ -50,7 +50,7 @@ export async function connectTemporal(temporal: Config['temporal'], address: str
 export class OutboxDispatcher implements IntentDispatcher {
   constructor(
     private readonly temporal: Client,
-    private readonly store: DirectoryStore,
+    private readonly store: OperationStore,
     private readonly options: {
       taskQueue: string;
       onDeliveryFailure?: (workflowId: string, error: unknown) => void;
@@ -146,7 +146,7 @@ export class OutboxDispatcher implements IntentDispatcher {
 export function createIntentDispatcher(
   config: Config,
   temporal: Client,
-  store: DirectoryStore,
+  store: OperationStore,
   logger?: Logger,
 ): OutboxDispatcher {
   return new OutboxDispatcher(temporal, store, {

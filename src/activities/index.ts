@@ -1,13 +1,12 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { DirectoryStore } from '../directory/store';
-import { RecordGoneError } from '../provisioning/errors';
 import { GroupProvisioning } from '../provisioning/groups';
 import type { Targets } from '../provisioning/targets';
 import { UserProvisioning } from '../provisioning/users';
-import { ScimError } from '../scim/errors';
-import { directoryRecordGoneType, scimFailureTypes } from '../shared/failureTypes';
 import type { IntentDispatcher } from '../shared/intents';
+import { adapt } from './adapt';
+import { createImportActivities } from './import';
 import { createReconciliationActivities } from './reconciliation';
 import { createRoleEntitlementActivities } from './roleEntitlements';
 
@@ -18,43 +17,6 @@ export interface ActivityDependencies {
   dispatcher?: IntentDispatcher;
   /** For activities that look at other runs; the activity context's client when not given. */
   temporal?: Client;
-}
-
-/**
- * Turns a ScimError into the typed failure workflows branch on: transient and rate-limited ones are retried
- * (after the target's Retry-After when it gave one), the others are final and carry the target's detail.
- * A record deleted from the directory meanwhile is final too.
- */
-function asActivityFailure(error: unknown): unknown {
-  if (error instanceof RecordGoneError) {
-    return ApplicationFailure.create({
-      type: directoryRecordGoneType,
-      message: error.message,
-      nonRetryable: true,
-    });
-  }
-  if (!(error instanceof ScimError)) return error;
-  return ApplicationFailure.create({
-    type: scimFailureTypes[error.kind],
-    message: error.message,
-    nonRetryable: !error.retryable,
-    nextRetryDelay: error.kind === 'rate-limited' ? error.details.retryAfterMs : undefined,
-    details: [
-      { status: error.details.status, scimType: error.details.scimType, detail: error.details.detail },
-    ],
-  });
-}
-
-function adapt<Args extends unknown[], Result>(
-  run: (...args: Args) => Promise<Result>,
-): (...args: Args) => Promise<Result> {
-  return async (...args) => {
-    try {
-      return await run(...args);
-    } catch (error) {
-      throw asActivityFailure(error);
-    }
-  };
 }
 
 /**
@@ -106,7 +68,8 @@ export function createActivities({ store, targets, dispatcher, temporal }: Activ
     ),
 
     ...createRoleEntitlementActivities({ store, dispatcher, temporal: temporalClient }),
-    ...createReconciliationActivities({ store, targets, dispatcher, temporal: temporalClient }, adapt),
+    ...createReconciliationActivities({ store, targets, temporal: temporalClient }),
+    ...createImportActivities({ store, targets, dispatcher }),
   };
 }
 

@@ -1,16 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import type { ScimflowClient } from '../client';
-import { IntentPlanner } from '../directory/intentPlanner';
+import type { Client } from '@temporalio/client';
 import type { ReconciliationReport, ReconciliationStatus } from '../directory/model';
 import type { DirectoryStore } from '../directory/store';
-import { GroupProvisioning } from '../provisioning/groups';
-import {
-  AppImport,
-  type ImportProgress,
-  type ImportReport,
-  type ImportRequest,
-} from '../provisioning/import';
 import {
   type BusyResources,
   type Comparison,
@@ -18,29 +9,28 @@ import {
   Reconciliation,
 } from '../provisioning/reconciliation';
 import type { Targets } from '../provisioning/targets';
-import { UserProvisioning } from '../provisioning/users';
 import { scimResourceId, scimResourceType } from '../shared/searchAttributes';
+import { adapt } from './adapt';
+import { isWorkflowRunning, visibilityString } from '../temporal/workflowStatus';
 
-/** How `createActivities` turns errors into the typed failures workflows branch on (see activities/index.ts). */
-type Adapt = <Args extends unknown[], Result>(
-  run: (...args: Args) => Promise<Result>,
-) => (...args: Args) => Promise<Result>;
-
-const quoted = (value: string) => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+export interface ReconciliationActivityDependencies {
+  store: DirectoryStore;
+  targets: Targets;
+  /** For the visibility queries and run descriptions; the activity context's client when not given. */
+  temporal?: () => Client;
+}
 
 /**
- * Activities of `reconcileApp` and `importFromApp`: bulk work (many objects per activity), heartbeating where
- * it stands. The engines (provisioning/reconciliation.ts, provisioning/import.ts) do the work; these adapters
- * add what only Temporal knows: which users and groups have an intent running, and the heartbeats.
+ * Activities of `reconcileApp`: bulk work (many objects per activity), heartbeating where it stands. The engine
+ * (provisioning/reconciliation/) does the work; these adapters add what only Temporal knows: which users and
+ * groups have an intent running, whether another run of the app is open, and the heartbeats.
  */
-export function createReconciliationActivities(
-  { store, targets, scimflow }: { store: DirectoryStore; targets: Targets; scimflow?: ScimflowClient },
-  adapt: Adapt,
-) {
-  const users = new UserProvisioning(store, targets);
-  const groups = new GroupProvisioning(store, targets, users);
-  const reconciliation = new Reconciliation(store, targets, users, groups);
-  const temporal = (): Client => scimflow?.temporal ?? Context.current().client;
+export function createReconciliationActivities({
+  store,
+  targets,
+  temporal = () => Context.current().client,
+}: ReconciliationActivityDependencies) {
+  const reconciliation = new Reconciliation(store, targets);
   const heartbeat = (position: unknown) => Context.current().heartbeat(position);
 
   /**
@@ -60,16 +50,10 @@ export function createReconciliationActivities(
     }
     const client = temporal();
     const query =
-      `ScimAppId = ${quoted(appId)} AND ExecutionStatus = 'Running' AND ScimIntent != 'intentLane' ` +
+      `ScimAppId = ${visibilityString(appId)} AND ExecutionStatus = 'Running' AND ScimIntent != 'intentLane' ` +
       `AND (ScimResourceType = 'User' OR ScimResourceType = 'Group')`;
     for await (const execution of client.workflow.list({ query })) {
-      try {
-        const description = await client.workflow.getHandle(execution.workflowId, execution.runId).describe();
-        if (description.status.name !== 'RUNNING') continue;
-      } catch (error) {
-        if (error instanceof WorkflowNotFoundError) continue;
-        throw error;
-      }
+      if (!(await isWorkflowRunning(client, execution.workflowId, execution.runId))) continue;
       add(
         execution.typedSearchAttributes.get(scimResourceType),
         execution.typedSearchAttributes.get(scimResourceId),
@@ -82,14 +66,7 @@ export function createReconciliationActivities(
   async function refuseOverlap(run: ReconcileRun): Promise<void> {
     for (const other of await store.listReconciliations(run.appId, 20)) {
       if (other.status !== 'running' || other.workflowId === run.workflowId) continue;
-      let running = false;
-      try {
-        running =
-          (await temporal().workflow.getHandle(other.workflowId).describe()).status.name === 'RUNNING';
-      } catch (error) {
-        if (!(error instanceof WorkflowNotFoundError)) throw error;
-      }
-      if (running) {
+      if (await isWorkflowRunning(temporal(), other.workflowId)) {
         throw ApplicationFailure.create({
           type: 'ReconciliationOverlap',
           message: `another reconciliation of this app is running: ${other.workflowId}`,
@@ -116,19 +93,6 @@ export function createReconciliationActivities(
       (run: ReconcileRun, status: Exclude<ReconciliationStatus, 'running'>, error?: string) =>
         reconciliation.finish(run, status, error) as Promise<ReconciliationReport>,
     ),
-
-    /** Imports the app's users and groups into the directory, page by page; a retry resumes at its page. */
-    importUsersAndGroups: adapt(async (request: ImportRequest): Promise<ImportReport> => {
-      if (!scimflow)
-        throw new Error('this worker was started without a Temporal client for dispatching intents');
-      const appImport = new AppImport(store, targets, new IntentPlanner(store), (requests) =>
-        scimflow.dispatch(requests),
-      );
-      return appImport.run(request, {
-        resume: Context.current().info.heartbeatDetails as ImportProgress | undefined,
-        onProgress: heartbeat,
-      });
-    }),
   };
 }
 

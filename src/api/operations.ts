@@ -1,5 +1,5 @@
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import type { DirectoryStore, OperationRecord } from '../directory/store';
+import type { OperationRecord, OperationStore } from '../directory/store';
 import { intentNames, type IntentResult } from '../shared/intents';
 import { visibilityString } from '../temporal/workflowStatus';
 import { scimAppId, scimIntent, scimResourceId, scimResourceType } from '../shared/searchAttributes';
@@ -52,7 +52,7 @@ const visibilityStatus: Partial<Record<OperationView['status'], string>> = {
 export class OperationQueries {
   constructor(
     private readonly temporal: Client,
-    private readonly store: Pick<DirectoryStore, 'getOperation'>,
+    private readonly store: Pick<OperationStore, 'getOperation'>,
     private readonly options: { uiUrl: string; namespace: string },
   ) {}
 

@@ -2,10 +2,10 @@ import { RecordGoneError } from './errors';
 import type { DirectoryApp, DirectoryGroup, ProvisioningSwitches } from '../directory/model';
 import { isGroupInAppScope } from '../directory/scope';
 import type { DirectoryStore } from '../directory/store';
-import type { ScimClient } from '../scim/client';
-import { membershipPatchBatches } from '../scim/diff';
-import { ScimError } from '../scim/errors';
+import { runLimited } from './concurrency';
+import { groupKey, Links } from './links';
 import { desiredScimGroup } from './mapping';
+import { deleteLinked, memberWrites, renameRemoteGroup } from './remoteWrites';
 import type { Targets } from './targets';
 import type { UserProvisioning } from './users';
 
@@ -30,11 +30,15 @@ const MEMBER_PROVISIONING_CONCURRENCY = 16;
 
 /** Provisioning of one group into one app. No Temporal in here. */
 export class GroupProvisioning {
+  private readonly links: Links;
+
   constructor(
     private readonly store: DirectoryStore,
     private readonly targets: Targets,
     private readonly users: UserProvisioning,
-  ) {}
+  ) {
+    this.links = new Links(store);
+  }
 
   async plan(appId: string, groupId: string): Promise<GroupPlan> {
     const app = await this.targets.app(appId);
@@ -55,34 +59,14 @@ export class GroupProvisioning {
     const { app, group } = await this.load(appId, groupId);
     const remote = await this.targets.clientFor(app).findGroupByDisplayName(group.displayName);
     if (!remote) return null;
-    // Members of an adopted group are not known yet: the membership sync adds the directory's members, and
-    // a group that already holds them just sees an idempotent add.
-    await this.store.forgetRemoteMembershipsOfGroup(appId, groupId);
-    await this.store.saveLink({
-      appId,
-      resourceType: 'Group',
-      localId: groupId,
-      remoteId: remote.id,
-      lastPushed: { displayName: remote.displayName },
-      status: 'synced',
-      lastError: null,
-    });
+    await this.links.groupLinked(groupKey(appId, groupId), remote.id, remote.displayName);
     return { remoteId: remote.id };
   }
 
   async createAndLink(appId: string, groupId: string): Promise<{ remoteId: string }> {
     const { app, group } = await this.load(appId, groupId);
     const created = await this.targets.clientFor(app).createGroup(desiredScimGroup(group));
-    await this.store.forgetRemoteMembershipsOfGroup(appId, groupId);
-    await this.store.saveLink({
-      appId,
-      resourceType: 'Group',
-      localId: groupId,
-      remoteId: created.id,
-      lastPushed: { displayName: group.displayName },
-      status: 'synced',
-      lastError: null,
-    });
+    await this.links.groupLinked(groupKey(appId, groupId), created.id, group.displayName);
     return { remoteId: created.id };
   }
 
@@ -108,27 +92,15 @@ export class GroupProvisioning {
       .filter((member) => member.active && !alreadyLinked.has(member.id))
       .sort((a, b) => a.id.localeCompare(b.id));
     let done = 0;
-    let next = 0;
-    const worker = async () => {
-      while (next < pending.length) {
-        const member = pending[next++];
-        const found = await this.users.findAndLink(appId, member.id);
-        if (found) counts.adopted++;
-        else if (app.provisioning.createUsers) {
-          try {
-            await this.users.createAndLink(appId, member.id);
-            counts.created++;
-          } catch (error) {
-            // Created meanwhile by the member's own provisioning, or by an earlier attempt whose answer was lost.
-            if (!(error instanceof ScimError && error.kind === 'conflict')) throw error;
-            if (!(await this.users.findAndLink(appId, member.id))) throw error;
-            counts.adopted++;
-          }
-        } else counts.skipped++;
-        options.onProgress?.(++done);
-      }
-    };
-    await Promise.all(Array.from({ length: MEMBER_PROVISIONING_CONCURRENCY }, worker));
+    const { failure } = await runLimited(pending, MEMBER_PROVISIONING_CONCURRENCY, async (member) => {
+      if (await this.users.findAndLink(appId, member.id)) counts.adopted++;
+      // Created meanwhile by the member's own provisioning, or by an earlier attempt whose answer was lost: adopted.
+      else if (app.provisioning.createUsers)
+        counts[(await this.users.createOrAdopt(appId, member.id)).adopted ? 'adopted' : 'created']++;
+      else counts.skipped++;
+      options.onProgress?.(++done);
+    });
+    if (failure) throw failure.error;
     return counts;
   }
 
@@ -156,32 +128,23 @@ export class GroupProvisioning {
     const removable = new Map(
       removedLinks.filter((l) => l.remoteId).map((l) => [l.localId, l.remoteId as string]),
     );
-    const client = this.targets.clientFor(app);
-    let requests = 0;
-    if ((await this.targets.capabilities(app, client)).patch) {
-      const addIds = toAdd.map((userId) => desired.get(userId) as string);
-      const removeIds = toRemove.flatMap((userId) =>
-        removable.has(userId) ? [removable.get(userId) as string] : [],
-      );
-      for (const operations of membershipPatchBatches(addIds, removeIds, app.membershipBatchSize)) {
-        await client.patchGroup(groupLink.remoteId, operations);
-        requests++;
-      }
-    } else {
-      const displayName = group?.displayName ?? String(groupLink.lastPushed?.displayName ?? '');
-      const removed = new Set(removable.values());
-      const kept = (await this.remoteMemberIdsOf(client, groupLink.remoteId)).filter(
-        (id) => !removed.has(id),
-      );
-      await client.replaceGroup(groupLink.remoteId, {
-        ...desiredScimGroup({ id: groupId, displayName }),
-        members: [...new Set([...kept, ...desired.values()])].map((value) => ({ value })),
-      });
-      requests++;
-    }
+    const displayName = group?.displayName ?? String(groupLink.lastPushed?.displayName ?? '');
+    const writes = await memberWrites(
+      this.targets.connect(app),
+      groupLink.remoteId,
+      { id: groupId, displayName },
+      {
+        add: toAdd.map((userId) => desired.get(userId) as string),
+        remove: toRemove.flatMap((userId) =>
+          removable.has(userId) ? [removable.get(userId) as string] : [],
+        ),
+        wanted: [...desired.values()],
+      },
+    );
+    for (const write of writes) await write.send();
     await this.store.addRemoteMembers(appId, groupId, toAdd);
     await this.store.removeRemoteMembers(appId, groupId, toRemove);
-    return { added: toAdd.length, removed: toRemove.length, requests };
+    return { added: toAdd.length, removed: toRemove.length, requests: writes.length };
   }
 
   /** Adds one freshly provisioned user to the app's remote groups it belongs to in the directory. */
@@ -196,18 +159,18 @@ export class GroupProvisioning {
       'Group',
       groupIds.filter((id) => !already.has(id)),
     );
-    const client = this.targets.clientFor(app);
-    const patch = (await this.targets.capabilities(app, client)).patch;
+    const target = this.targets.connect(app);
+    // A PUT sends the whole member list: a target without PATCH has the group's membership synced instead.
+    const patch = (await target.capabilities()).patch;
     let joined = 0;
     for (const groupLink of groupLinks) {
       if (!groupLink.remoteId) continue;
-      if (patch) {
-        await client.patchGroup(groupLink.remoteId, [
-          { op: 'add', path: 'members', value: [{ value: userLink.remoteId }] },
-        ]);
+      if (!patch) await this.syncMembers(appId, groupLink.localId);
+      else {
+        const group = { id: groupLink.localId, displayName: String(groupLink.lastPushed?.displayName ?? '') };
+        const change = { add: [userLink.remoteId], remove: [] };
+        for (const write of await memberWrites(target, groupLink.remoteId, group, change)) await write.send();
         await this.store.addRemoteMembers(appId, groupLink.localId, [userId]);
-      } else {
-        await this.syncMembers(appId, groupLink.localId);
       }
       joined++;
     }
@@ -219,63 +182,25 @@ export class GroupProvisioning {
     const link = await this.store.getLink(appId, 'Group', groupId);
     if (!link?.remoteId) throw new Error(`group ${groupId} has no remote link in app ${appId}`);
     if (link.lastPushed?.displayName === group.displayName) return { written: false };
-    const client = this.targets.clientFor(app);
-    if ((await this.targets.capabilities(app, client)).patch) {
-      await client.patchGroup(link.remoteId, [
-        { op: 'replace', path: 'displayName', value: group.displayName },
-      ]);
-    } else {
-      await client.replaceGroup(link.remoteId, {
-        ...desiredScimGroup(group),
-        members: (await this.remoteMemberIdsOf(client, link.remoteId)).map((value) => ({ value })),
-      });
-    }
-    await this.store.saveLink({
-      ...link,
-      lastPushed: { displayName: group.displayName },
-      status: 'synced',
-      lastError: null,
-    });
+    await renameRemoteGroup(this.targets.connect(app), link.remoteId, group);
+    await this.links.synced(link, link.remoteId, { displayName: group.displayName });
     return { written: true };
   }
 
   /** Deletes the remote group; one already gone (404) counts as deleted. Forgets the link and memberships. */
   async delete(appId: string, groupId: string): Promise<{ written: boolean }> {
-    const app = await this.targets.app(appId);
+    const client = this.targets.clientFor(await this.targets.app(appId));
     const link = await this.store.getLink(appId, 'Group', groupId);
-    if (!link?.remoteId) return { written: false };
-    try {
-      await this.targets.clientFor(app).deleteGroup(link.remoteId);
-    } catch (error) {
-      if (!(error instanceof ScimError && error.kind === 'not-found')) throw error;
-    }
-    await this.forgetLink(appId, groupId);
-    return { written: true };
+    return deleteLinked(this.links, link, (remoteId) => client.deleteGroup(remoteId));
   }
 
+  /** After a 404 on a linked id: the group was deleted remotely, so the next step creates it anew. */
   async forgetLink(appId: string, groupId: string): Promise<void> {
-    await this.store.forgetRemoteMembershipsOfGroup(appId, groupId);
-    await this.store.deleteLink(appId, 'Group', groupId);
-  }
-
-  /**
-   * A PUT replaces the whole member list, so targets without PATCH get what they hold now, members scimflow does
-   * not manage included, changed only where scimflow means to change it.
-   */
-  private async remoteMemberIdsOf(client: ScimClient, remoteId: string): Promise<string[]> {
-    return ((await client.getGroup(remoteId, { withMembers: true })).members ?? []).map(
-      (member) => member.value,
-    );
+    await this.links.forget(groupKey(appId, groupId));
   }
 
   async recordFailure(appId: string, groupId: string, message: string): Promise<void> {
-    await this.store.saveLink({
-      appId,
-      resourceType: 'Group',
-      localId: groupId,
-      status: 'failed',
-      lastError: message,
-    });
+    await this.links.failed(groupKey(appId, groupId), message);
   }
 
   private async load(appId: string, groupId: string): Promise<{ app: DirectoryApp; group: DirectoryGroup }> {

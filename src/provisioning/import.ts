@@ -5,8 +5,10 @@ import type { DirectoryStore } from '../directory/store';
 import { ScimError } from '../scim/errors';
 import type { ScimClient } from '../scim/client';
 import type { ScimGroup, ScimUser } from '../scim/schemas';
-import type { IntentRequest } from '../shared/intents';
+import type { IntentDispatcher } from '../shared/intents';
+import { groupKey, Links, userKey } from './links';
 import { directoryMatchKey, directoryUserFromScim, remoteMatchKeys } from './mapping';
+import { remoteMemberIds } from './remoteWrites';
 import type { Targets } from './targets';
 
 /** What to bring in: users, groups (as directory groups), and the groups' memberships. */
@@ -52,7 +54,7 @@ const ERRORS_LISTED = 100;
 const DISPLAY_NAME_MAX = 256;
 
 /** The directory group an app's imported users go into, reused by every import from that app. */
-export function importGroupName(app: Pick<DirectoryApp, 'name'>): string {
+function importGroupName(app: Pick<DirectoryApp, 'name'>): string {
   return `Imported from ${app.name}`.slice(0, DISPLAY_NAME_MAX);
 }
 
@@ -66,12 +68,16 @@ export function importGroupName(app: Pick<DirectoryApp, 'name'>): string {
  * assigned somewhere) go through the intent planner and are dispatched, like the same change made in the API.
  */
 export class AppImport {
+  private readonly links: Links;
+
   constructor(
     private readonly store: DirectoryStore,
     private readonly targets: Targets,
     private readonly planner: IntentPlanner,
-    private readonly dispatch: (requests: IntentRequest[]) => Promise<unknown>,
-  ) {}
+    private readonly dispatcher: IntentDispatcher,
+  ) {
+    this.links = new Links(store);
+  }
 
   async run(
     request: ImportRequest,
@@ -184,12 +190,12 @@ export class AppImport {
       const link = await this.store.getLink(app.id, 'User', existing.id);
       if (link?.remoteId)
         throw new Error(`${existing.userName} is already linked to the app's user ${link.remoteId}`);
-      await this.link(app.id, 'User', existing.id, remote.id, remote);
+      await this.links.imported(userKey(app.id, existing.id), remote.id, remote);
       report.counts.linked++;
       return existing.id;
     }
     const user = await this.store.createUser(directoryUserFromScim(remote));
-    await this.link(app.id, 'User', user.id, remote.id, remote);
+    await this.links.imported(userKey(app.id, user.id), remote.id, remote);
     const key = byEmail && directoryMatchKey('email', user);
     if (key && byEmail) byEmail.set(key, user.id);
     report.counts.created++;
@@ -253,22 +259,21 @@ export class AppImport {
         groupId = (await this.store.createGroup({ displayName: remote.displayName })).id;
         report.counts.groupsCreated++;
       }
-      await this.link(app.id, 'Group', groupId, remote.id, { displayName: remote.displayName });
+      await this.links.imported(groupKey(app.id, groupId), remote.id, { displayName: remote.displayName });
       groupByRemoteId.set(remote.id, groupId);
     }
     if (!request.memberships) return;
-    let members = remote.members;
-    if (!Array.isArray(members)) {
+    let memberIds: string[];
+    if (Array.isArray(remote.members)) memberIds = remote.members.map((member) => member.value);
+    else {
       // Left out of the list (some targets never list members): read the group itself.
       report.requests.read++;
-      members = (await client.getGroup(remote.id, { withMembers: true })).members;
+      memberIds = await remoteMemberIds(client, remote.id);
     }
     // Members the directory knows (linked users); nested groups and users the import did not bring stay out.
     const userIds = [
       ...new Set(
-        (members ?? []).flatMap((m) =>
-          userByRemoteId.has(m.value) ? [userByRemoteId.get(m.value) as string] : [],
-        ),
+        memberIds.flatMap((id) => (userByRemoteId.has(id) ? [userByRemoteId.get(id) as string] : [])),
       ),
     ];
     report.counts.membershipsAdded += await this.addMembers(groupId, userIds);
@@ -299,31 +304,10 @@ export class AppImport {
     const change = await this.planner.before(joining);
     const update = await this.store.updateGroup(groupId, { memberIds: [...group.memberIds, ...joining] });
     if (!update) throw new RecordGoneError('group', groupId);
-    const requests = await change.intentsFor({
-      reason: 'removed-from-group',
-      membershipChanges: [{ groupId, userIds: update.added }],
-    });
-    if (requests.length) await this.dispatch(requests);
+    // Members only join here, so nobody leaves a scope: no deprovisioning reason applies.
+    const requests = await change.intentsFor({ membershipChanges: [{ groupId, userIds: update.added }] });
+    if (requests.length) await this.dispatcher.dispatch(requests);
     return update.added.length;
-  }
-
-  private async link(
-    appId: string,
-    resourceType: 'User' | 'Group',
-    localId: string,
-    remoteId: string,
-    lastPushed: Record<string, unknown>,
-  ): Promise<void> {
-    // What the app holds is the base of later diffs, as for an adopted object.
-    await this.store.saveLink({
-      appId,
-      resourceType,
-      localId,
-      remoteId,
-      lastPushed,
-      status: 'imported',
-      lastError: null,
-    });
   }
 }
 

@@ -69,7 +69,7 @@ export function userMatch(
  * lowercase e-mails), externalId does not. Used to pair remote users with directory users in bulk, the way
  * `userMatch` finds one user with a filter.
  */
-export function matchKey(matchAttribute: 'userName' | 'externalId' | 'email', value: string): string {
+function matchKey(matchAttribute: 'userName' | 'externalId' | 'email', value: string): string {
   return matchAttribute === 'externalId' ? value : value.trim().toLowerCase();
 }
 

@@ -25,6 +25,16 @@ export function capabilitiesFrom(config: ServiceProviderConfig): TargetCapabilit
 const CAPABILITIES_TTL_MS = 10 * 60_000;
 
 /**
+ * One app's SCIM service provider as the writes see it: the app, a client, and its capabilities, asked only once
+ * a write needs them (a run that finds nothing to repair makes no call beyond its list pages).
+ */
+export interface Target {
+  app: DirectoryApp;
+  client: ScimClient;
+  capabilities(): Promise<TargetCapabilities>;
+}
+
+/**
  * Connects an app id to a SCIM client. Credentials are read from the store here, inside the worker or API
  * process, so they never travel through workflow inputs or histories. Capabilities from
  * `/ServiceProviderConfig` are cached per app and base URL.
@@ -55,7 +65,13 @@ export class Targets {
     });
   }
 
-  async capabilities(app: DirectoryApp, client = this.clientFor(app)): Promise<TargetCapabilities> {
+  connect(app: DirectoryApp): Target {
+    const client = this.clientFor(app);
+    let known: TargetCapabilities | undefined;
+    return { app, client, capabilities: async () => (known ??= await this.capabilities(app, client)) };
+  }
+
+  private async capabilities(app: DirectoryApp, client: ScimClient): Promise<TargetCapabilities> {
     const key = `${app.id} ${app.baseUrl}`;
     const cached = this.capabilityCache.get(key);
     if (cached && Date.now() - cached.at < CAPABILITIES_TTL_MS) return cached.capabilities;

@@ -3,10 +3,11 @@ import type { DirectoryApp, EffectiveAccess, ProvisioningSwitches } from '../dir
 import { isUserInAppScope } from '../directory/scope';
 import type { DirectoryStore } from '../directory/store';
 import { type AttributeSelection, replacementUser, userPatchOperations } from '../scim/diff';
-import { ScimError } from '../scim/errors';
-import type { PatchOperation, ScimUserPayload } from '../scim/schemas';
+import type { ScimUserPayload } from '../scim/schemas';
+import { Links, userKey } from './links';
 import { desiredScimUser, userMatch } from './mapping';
-import type { Targets } from './targets';
+import { createOrAdopt, deleteLinked, unlessGone, updateRemoteUser } from './remoteWrites';
+import type { Target, Targets } from './targets';
 
 export interface UserPlan {
   appName: string;
@@ -26,10 +27,14 @@ export interface RemoteUserRef {
 
 /** Provisioning of one user into one app, one SCIM call per method. No Temporal in here. */
 export class UserProvisioning {
+  private readonly links: Links;
+
   constructor(
     private readonly store: DirectoryStore,
     private readonly targets: Targets,
-  ) {}
+  ) {
+    this.links = new Links(store);
+  }
 
   async plan(appId: string, userId: string): Promise<UserPlan> {
     const app = await this.targets.app(appId);
@@ -55,31 +60,29 @@ export class UserProvisioning {
     const remote = await this.targets.clientFor(app).findUser(match.attribute, match.value);
     if (!remote) return null;
     // The remote state as found is what later diffs start from, so adoption writes only what differs.
-    await this.store.saveLink({
-      appId,
-      resourceType: 'User',
-      localId: userId,
-      remoteId: remote.id,
-      lastPushed: remote,
-      status: 'synced',
-      lastError: null,
-    });
+    await this.links.synced(userKey(appId, userId), remote.id, remote);
     return { remoteId: remote.id, adopted: true };
   }
 
   async createAndLink(appId: string, userId: string): Promise<RemoteUserRef> {
     const { app, desired } = await this.desired(appId, userId);
-    const created = await this.targets.clientFor(app).createUser(desired);
-    await this.store.saveLink({
-      appId,
-      resourceType: 'User',
-      localId: userId,
-      remoteId: created.id,
-      lastPushed: desired,
-      status: 'synced',
-      lastError: null,
-    });
+    return this.create(this.targets.connect(app), userId, desired);
+  }
+
+  /** POSTs the user as `desired` and links it; the link remembers what was written. */
+  async create(target: Target, userId: string, desired: ScimUserPayload): Promise<RemoteUserRef> {
+    const created = await target.client.createUser(desired);
+    await this.links.synced(userKey(target.app.id, userId), created.id, desired);
     return { remoteId: created.id, adopted: false };
+  }
+
+  /** Creates the user; one that exists already (a 409: created meanwhile, or an answer lost) is adopted. */
+  async createOrAdopt(appId: string, userId: string): Promise<RemoteUserRef> {
+    const { linked } = await createOrAdopt(
+      () => this.createAndLink(appId, userId),
+      () => this.findAndLink(appId, userId),
+    );
+    return linked;
   }
 
   /**
@@ -94,15 +97,14 @@ export class UserProvisioning {
     const lastPushed = link.lastPushed ?? {};
     const operations = userPatchOperations(lastPushed, desired, selection);
     if (operations.length === 0) {
-      if (link.status !== 'synced') await this.store.saveLink({ ...link, status: 'synced', lastError: null });
+      if (link.status !== 'synced') await this.links.synced(link, link.remoteId, link.lastPushed);
       return { written: false, operations: 0 };
     }
-    await this.write(app, link.remoteId, operations, (current) =>
+    await updateRemoteUser(this.targets.connect(app), link.remoteId, operations, (current) =>
       replacementUser(current, desired, selection),
     );
     // What the target now holds: the selected attributes as desired, the others as they were.
-    const written = replacementUser(lastPushed, desired, selection);
-    await this.store.saveLink({ ...link, lastPushed: written, status: 'synced', lastError: null });
+    await this.links.synced(link, link.remoteId, replacementUser(lastPushed, desired, selection));
     return { written: true, operations: operations.length };
   }
 
@@ -121,49 +123,29 @@ export class UserProvisioning {
   ): Promise<{ written: boolean; gone: boolean }> {
     const app = await this.targets.app(appId);
     const link = await this.store.getLink(appId, 'User', userId);
-    if (!link?.remoteId) return { written: false, gone: false };
+    const remoteId = link?.remoteId;
+    if (!link || !remoteId) return { written: false, gone: false };
     const lastPushed = link.lastPushed ?? {};
     const deactivated = { ...lastPushed, active: false };
     const alreadyDone =
       link.status === 'deprovisioned' && userPatchOperations(lastPushed, deactivated).length === 0;
     if (alreadyDone && !options.asFound) return { written: false, gone: false };
-    try {
-      await this.write(
-        app,
-        link.remoteId,
+    const outcome = await unlessGone(() =>
+      updateRemoteUser(
+        this.targets.connect(app),
+        remoteId,
         [{ op: 'replace', path: 'active', value: false }],
         (current) => ({ ...current, active: false }),
         options.asFound,
-      );
-    } catch (error) {
+      ),
+    );
+    if (outcome === 'gone') {
       // Already deleted in the app: nothing left to deactivate, and nothing to link to.
-      if (!(error instanceof ScimError && error.kind === 'not-found')) throw error;
-      await this.forgetLink(appId, userId);
+      await this.links.forget(link);
       return { written: false, gone: true };
     }
-    await this.store.saveLink({ ...link, lastPushed: deactivated, status: 'deprovisioned', lastError: null });
+    await this.links.deprovisioned(link, remoteId, deactivated);
     return { written: true, gone: false };
-  }
-
-  /**
-   * PATCH when the target supports it; otherwise take the target's own resource (as found, or read now), change it
-   * and PUT it back, so
-   * attributes scimflow does not write (unmanaged ones, or an app's switched-off roles) survive the replace.
-   */
-  private async write(
-    app: DirectoryApp,
-    remoteId: string,
-    operations: PatchOperation[],
-    replacementOf: (current: Record<string, unknown>) => Record<string, unknown>,
-    asFound?: Record<string, unknown>,
-  ): Promise<void> {
-    const client = this.targets.clientFor(app);
-    if ((await this.targets.capabilities(app, client)).patch) {
-      await client.patchUser(remoteId, operations);
-      return;
-    }
-    const { meta: _meta, ...current } = asFound ?? (await client.getUser(remoteId));
-    await client.replaceUser(remoteId, replacementOf(current) as ScimUserPayload);
   }
 
   /** The desired SCIM state of many users in one app, with few directory reads (for bulk work). */
@@ -194,33 +176,18 @@ export class UserProvisioning {
 
   /** Deletes the remote user; one already gone (404) counts as deleted. Forgets the link and memberships. */
   async delete(appId: string, userId: string): Promise<{ written: boolean }> {
-    const app = await this.targets.app(appId);
+    const client = this.targets.clientFor(await this.targets.app(appId));
     const link = await this.store.getLink(appId, 'User', userId);
-    if (!link?.remoteId) return { written: false };
-    try {
-      await this.targets.clientFor(app).deleteUser(link.remoteId);
-    } catch (error) {
-      if (!(error instanceof ScimError && error.kind === 'not-found')) throw error;
-    }
-    await this.store.forgetRemoteMembershipsOfUser(appId, userId);
-    await this.store.deleteLink(appId, 'User', userId);
-    return { written: true };
+    return deleteLinked(this.links, link, (remoteId) => client.deleteUser(remoteId));
   }
 
   /** After a 404 on a linked id: the object was deleted remotely, so the next step creates it anew. */
   async forgetLink(appId: string, userId: string): Promise<void> {
-    await this.store.forgetRemoteMembershipsOfUser(appId, userId);
-    await this.store.deleteLink(appId, 'User', userId);
+    await this.links.forget(userKey(appId, userId));
   }
 
   async recordFailure(appId: string, userId: string, message: string): Promise<void> {
-    await this.store.saveLink({
-      appId,
-      resourceType: 'User',
-      localId: userId,
-      status: 'failed',
-      lastError: message,
-    });
+    await this.links.failed(userKey(appId, userId), message);
   }
 
   private async requireUser(userId: string) {
