@@ -35,5 +35,3 @@ export function createImportActivities({ store, targets, dispatcher }: ImportAct
     }),
   };
 }
-
-export type ImportActivities = ReturnType<typeof createImportActivities>;

@@ -95,5 +95,3 @@ export function createReconciliationActivities({
     ),
   };
 }
-
-export type ReconciliationActivities = ReturnType<typeof createReconciliationActivities>;
