@@ -1,15 +1,17 @@
 import fs from 'node:fs';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import type { Config } from './config';
-import type { OperationRecord, OperationStore } from './directory/store';
+import { recordIntents } from './directory/outbox';
+import type { DirectoryStore, OperationStore } from './directory/store';
 import type { Logger } from './logger';
 import {
   type DispatchedIntent,
   type IntentDispatcher,
   type IntentRequest,
   type QueuedIntent,
-  resourceOf,
+  type RecordedIntent,
 } from './shared/intents';
+import { runLimited } from './provisioning/concurrency';
 import { scimAppId, scimIntent, scimResourceId, scimResourceType } from './shared/searchAttributes';
 import type { intentLane } from './workflows/intentLane';
 
@@ -42,89 +44,135 @@ export async function connectTemporal(temporal: Config['temporal'], address: str
   return new Client({ connection, namespace: temporal.namespace });
 }
 
+export interface OutboxOptions {
+  taskQueue: string;
+  onDeliveryFailure?: (workflowId: string, error: unknown) => void;
+  /** How long one hand-over may take before it counts as failed (Temporal unreachable). */
+  deliveryTimeoutMs?: number;
+  /** How long a delivery holds its operation; longer than any delivery may take, so none outlives its lease. */
+  leaseMs?: number;
+  /** Lanes handed over at once (one lane's intents always go one after the other). */
+  concurrency?: number;
+  /** A change issuing more intents than this is answered once they are recorded; they go in the background. */
+  inlineLimit?: number;
+}
+
+const defaults = { deliveryTimeoutMs: 5_000, leaseMs: 15_000, concurrency: 16, inlineLimit: 25 };
+const BATCH = 500;
+
 /**
- * The typed starter: the one way the API, the activities, the CLI and the tests start provisioning work. Each
- * intent is recorded in the directory's outbox (which numbers it), then queued on its (app, resource) lane,
- * which is started if idle.
+ * The typed starter: the one way the API, the activities and the tests start provisioning work. Intents are
+ * recorded in the directory's outbox (with the change that issued them, or by `dispatch`), then handed to their
+ * (app, resource) lane, which is started if idle. Every hand-over holds a lease on its operation, so no other
+ * pass — in this process or another — starts the same delivery while it is in flight; an operation is handed
+ * over only when every earlier one of its lane has been, so lanes keep their order. What Temporal did not take
+ * stays in the outbox for the next pass (`deliverSoon`, and the API's periodic `deliverPending`).
  */
 export class OutboxDispatcher implements IntentDispatcher {
+  private readonly options: Required<Omit<OutboxOptions, 'onDeliveryFailure'>> &
+    Pick<OutboxOptions, 'onDeliveryFailure'>;
+  private background: Promise<void> | null = null;
+  private passRequested = false;
+
   constructor(
     private readonly temporal: Client,
-    private readonly store: OperationStore,
-    private readonly options: {
-      taskQueue: string;
-      onDeliveryFailure?: (workflowId: string, error: unknown) => void;
-      deliveryTimeoutMs?: number;
-    },
-  ) {}
+    private readonly store: OperationStore & Pick<DirectoryStore, 'transaction'>,
+    options: OutboxOptions,
+  ) {
+    this.options = { ...defaults, ...options };
+  }
 
-  /**
-   * Records each intent in the directory's outbox (which numbers it and so names its workflow), then hands it to
-   * its lane. An intent Temporal could not take stays in the outbox and `deliverPending` hands it over later, still
-   * after any earlier intent of the same lane: nothing issued is lost, and nothing overtakes.
-   */
   async dispatch(requests: IntentRequest[]): Promise<DispatchedIntent[]> {
-    const recorded: OperationRecord[] = [];
-    for (const request of requests) {
-      const { resourceType, resourceId } = resourceOf(request);
-      const appId = request.input.appId;
-      const laneId = `lane:${appId}:${resourceType}:${resourceId}`;
-      recorded.push(
-        await this.store.recordOperation(
-          { appId, intent: request.intent, resourceType, resourceId, laneId },
-          (sequence) => {
-            const workflowId = `${request.intent}:${appId}:${resourceId}:${sequence}`;
-            const queued: QueuedIntent = { ...request, workflowId };
-            return { workflowId, request: queued };
-          },
-        ),
-      );
+    if (requests.length === 0) return [];
+    return this.handOver(await this.store.transaction((tx) => recordIntents(tx, requests)));
+  }
+
+  async handOver(recorded: RecordedIntent[]): Promise<DispatchedIntent[]> {
+    if (recorded.length === 0) return [];
+    if (recorded.length > this.options.inlineLimit) {
+      this.deliverSoon();
+      return recorded.map((intent) => dispatched(intent, 'queued'));
     }
-    await this.deliver(recorded);
-    return recorded.map(({ workflowId, appId, intent }) => ({
-      workflowId,
-      appId,
-      intent: intent as DispatchedIntent['intent'],
-    }));
+    const delivered = await this.deliver(recorded);
+    return recorded.map((intent) =>
+      dispatched(intent, delivered.has(intent.sequence) ? 'delivered' : 'queued'),
+    );
   }
 
   /**
-   * Hands over what the outbox still holds (after Temporal was unreachable); answers how many were delivered.
-   * Intents issued in the last `graceMs` are left to the dispatch that is probably still delivering them.
+   * Hands over everything the outbox holds that no delivery is working on, in batches, until nothing more can
+   * go; answers how many were delivered.
    */
-  async deliverPending(options: { limit?: number; graceMs?: number } = {}): Promise<number> {
-    const issuedBefore = new Date(Date.now() - (options.graceMs ?? 10_000));
-    return this.deliver(await this.store.undispatchedOperations(options.limit ?? 500, issuedBefore));
+  async deliverPending(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const batch = await this.store.deliverableOperations(BATCH);
+      const delivered = batch.length > 0 ? (await this.deliver(batch)).size : 0;
+      total += delivered;
+      // Nothing went (Temporal unreachable, or every lane waits for a delivery elsewhere): the next pass retries.
+      if (delivered === 0 || batch.length < BATCH) return total;
+    }
   }
 
-  private async deliver(operations: OperationRecord[]): Promise<number> {
-    const blockedLanes = new Set<string>();
-    let delivered = 0;
-    for (const operation of operations) {
-      if (blockedLanes.has(operation.laneId)) continue;
-      if (await this.store.hasUndispatchedBefore(operation.laneId, operation.sequence)) {
-        blockedLanes.add(operation.laneId);
-        continue;
-      }
-      try {
-        await this.signalLane(operation);
-        await this.store.markOperationDispatched(operation.workflowId);
-        delivered++;
-      } catch (error) {
-        blockedLanes.add(operation.laneId);
-        this.options.onDeliveryFailure?.(operation.workflowId, error);
-      }
+  /** Starts a background pass of `deliverPending` now, or right after the one under way. */
+  deliverSoon(): void {
+    if (this.background) {
+      this.passRequested = true;
+      return;
     }
+    this.background = (async () => {
+      do {
+        this.passRequested = false;
+        await this.deliverPending().catch((error) => this.options.onDeliveryFailure?.('(outbox)', error));
+      } while (this.passRequested);
+    })().finally(() => {
+      this.background = null;
+    });
+  }
+
+  /** Waits for the background pass, if any (before closing the store). */
+  async idle(): Promise<void> {
+    while (this.background) await this.background;
+  }
+
+  private async deliver(operations: RecordedIntent[]): Promise<Set<number>> {
+    const lanes = new Map<string, RecordedIntent[]>();
+    for (const operation of [...operations].sort((a, b) => a.sequence - b.sequence)) {
+      lanes.set(operation.laneId, [...(lanes.get(operation.laneId) ?? []), operation]);
+    }
+    const delivered = new Set<number>();
+    const { failure } = await runLimited([...lanes.values()], this.options.concurrency, async (lane) => {
+      for (const operation of lane) {
+        if (!(await this.deliverOne(operation))) return;
+        delivered.add(operation.sequence);
+      }
+    });
+    if (failure) throw failure.error;
     return delivered;
   }
 
-  private async signalLane(operation: OperationRecord): Promise<void> {
+  /** One hand-over; false when it did not happen (its lane must wait, or someone else is delivering it). */
+  private async deliverOne(operation: RecordedIntent): Promise<boolean> {
+    if (await this.store.hasUndispatchedBefore(operation.laneId, operation.sequence)) return false;
+    if (!(await this.store.leaseOperation(operation.sequence, this.options.leaseMs))) return false;
+    try {
+      await this.signalLane(operation);
+    } catch (error) {
+      await this.store.releaseOperation(operation.sequence, String(error));
+      this.options.onDeliveryFailure?.(operation.workflowId, error);
+      return false;
+    }
+    await this.store.markOperationDispatched(operation.sequence);
+    return true;
+  }
+
+  private async signalLane(operation: RecordedIntent): Promise<void> {
     // Bounded, so an API call does not hang while Temporal is down; the outbox keeps the intent meanwhile.
-    const deadline = Date.now() + (this.options.deliveryTimeoutMs ?? 5_000);
+    const deadline = Date.now() + this.options.deliveryTimeoutMs;
     await this.temporal.connection.withDeadline(deadline, () => this.startOrSignalLane(operation));
   }
 
-  private async startOrSignalLane(operation: OperationRecord) {
+  private async startOrSignalLane(operation: RecordedIntent) {
     return this.temporal.workflow.signalWithStart<typeof intentLane, [QueuedIntent]>('intentLane', {
       workflowId: operation.laneId,
       taskQueue: this.options.taskQueue,
@@ -142,11 +190,18 @@ export class OutboxDispatcher implements IntentDispatcher {
   }
 }
 
+const dispatched = (intent: RecordedIntent, status: DispatchedIntent['status']): DispatchedIntent => ({
+  workflowId: intent.workflowId,
+  appId: intent.appId,
+  intent: intent.intent as DispatchedIntent['intent'],
+  status,
+});
+
 /** The dispatcher of this deployment's task queue; a delivery Temporal did not take is logged and kept. */
 export function createIntentDispatcher(
   config: Config,
   temporal: Client,
-  store: OperationStore,
+  store: OperationStore & Pick<DirectoryStore, 'transaction'>,
   logger?: Logger,
 ): OutboxDispatcher {
   return new OutboxDispatcher(temporal, store, {

@@ -51,7 +51,7 @@ describe('the intent outbox', () => {
     expect(queued.status).toBe('queued');
     expect(h.remoteUser('wes@example.com')?.title).toBeUndefined();
 
-    expect(await h.dispatcher.deliverPending({ graceMs: 0 })).toBe(2);
+    expect(await h.dispatcher.deliverPending()).toBe(2);
     const settled = await h.settle([...first, ...second]);
     expect(settled.map((s) => s.status)).toEqual(['completed', 'completed']);
     expect(h.remoteUser('wes@example.com')?.title).toBe('Offline edit');

@@ -1,5 +1,4 @@
 import { Context } from '@temporalio/activity';
-import { IntentPlanner } from '../directory/intentPlanner';
 import type { DirectoryStore } from '../directory/store';
 import {
   AppImport,
@@ -27,7 +26,7 @@ export function createImportActivities({ store, targets, dispatcher }: ImportAct
     /** Imports the app's users and groups into the directory, page by page; a retry resumes at its page. */
     importUsersAndGroups: adapt(async (request: ImportRequest): Promise<ImportReport> => {
       if (!dispatcher) throw new Error('this worker was started without an intent dispatcher');
-      const appImport = new AppImport(store, targets, new IntentPlanner(store), dispatcher);
+      const appImport = new AppImport(store, targets, dispatcher);
       return appImport.run(request, {
         resume: Context.current().info.heartbeatDetails as ImportProgress | undefined,
         onProgress: (progress) => Context.current().heartbeat(progress),

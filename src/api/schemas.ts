@@ -14,3 +14,14 @@ export class NotFoundError extends Error {
     this.name = 'NotFoundError';
   }
 }
+
+/**
+ * `?confirmDeletions=true` lets a change go ahead that would deprovision, delete or remove more in an app than its
+ * deletion threshold allows; without it such a change is refused with 409 and the counts.
+ */
+export const confirmDeletionsQuery = z.object({
+  confirmDeletions: z
+    .enum(['true', 'false'])
+    .optional()
+    .transform((value) => value === 'true'),
+});

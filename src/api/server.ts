@@ -8,7 +8,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import { DuplicateError, UnknownReferenceError } from '../directory/errors';
+import { DeletionsNeedConfirmationError, DuplicateError, UnknownReferenceError } from '../directory/errors';
 import type { Logger } from '../logger';
 import type { ApiContext } from './context';
 import { appRoutes } from './routes/apps';
@@ -83,6 +83,11 @@ export async function buildApi(context: ApiContext, options: { token: string; lo
     }
     if (error instanceof NotFoundError)
       return reply.code(404).send({ error: 'not-found', message: error.message });
+    if (error instanceof DeletionsNeedConfirmationError) {
+      return reply
+        .code(409)
+        .send({ error: 'deletions-need-confirmation', message: error.message, apps: error.apps });
+    }
     if (error instanceof DuplicateError)
       return reply.code(409).send({ error: 'conflict', message: error.message });
     if (error instanceof UnknownReferenceError) {

@@ -4,11 +4,12 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { createIntentDispatcher } from '../client';
 import type { Config } from '../config';
-import { IntentPlanner } from '../directory/intentPlanner';
+import { DirectoryChanges } from '../directory/changes';
 import type { DirectoryStore } from '../directory/store';
 import type { Logger } from '../logger';
 import { Targets } from '../provisioning/targets';
 import { ReconcileSchedules } from '../temporal/schedules';
+import type { ApplyChange } from './context';
 import { OperationQueries } from './operations';
 import { buildApi } from './server';
 
@@ -54,10 +55,15 @@ export async function createApiServer(options: {
     onError: (appId, error) =>
       logger?.warn({ appId, error: String(error) }, 'the reconciliation schedule is not in step; retrying'),
   });
+  const changes = new DirectoryChanges(store);
+  const apply: ApplyChange = async (change, options) => {
+    const { result, operations } = await changes.commit(change, options);
+    return { result, operations: await dispatcher.handOver(operations) };
+  };
   const api = await buildApi(
     {
       store,
-      planner: new IntentPlanner(store),
+      apply,
       dispatcher,
       operations,
       temporal,
@@ -68,14 +74,13 @@ export async function createApiServer(options: {
   );
 
   // Intents recorded while Temporal was unreachable (or before a crash) are handed over as soon as it answers.
-  const deliverPending = () =>
-    dispatcher
-      .deliverPending()
-      .catch((error) => logger?.warn({ error: String(error) }, 'outbox delivery failed'));
-  void deliverPending();
-  const outbox = setInterval(deliverPending, options.outboxIntervalMs ?? OUTBOX_INTERVAL_MS);
+  dispatcher.deliverSoon();
+  const outbox = setInterval(() => dispatcher.deliverSoon(), options.outboxIntervalMs ?? OUTBOX_INTERVAL_MS);
   outbox.unref();
-  api.addHook('onClose', async () => clearInterval(outbox));
+  api.addHook('onClose', async () => {
+    clearInterval(outbox);
+    await dispatcher.idle();
+  });
 
   // Every app has its reconciliation schedule (apps from before schedules, or made while Temporal was down), and
   // a schedule change Temporal could not take when the app changed is applied as soon as it answers.

@@ -13,3 +13,34 @@ export class UnknownReferenceError extends Error {
     this.name = 'UnknownReferenceError';
   }
 }
+
+/** What a refused change would have taken away in one app, against the most it may without confirmation. */
+export interface RefusedDeletions {
+  appId: string;
+  appName: string;
+  users: number;
+  groups: number;
+  memberships: number;
+  total: number;
+  limit: number;
+}
+
+/**
+ * A change would deprovision, delete or remove more in an app than its deletion threshold allows; nothing was
+ * changed. The API answers 409 with the counts; the same request with `?confirmDeletions=true` goes ahead.
+ */
+export class DeletionsNeedConfirmationError extends Error {
+  constructor(readonly apps: RefusedDeletions[]) {
+    super(
+      apps
+        .map(
+          (app) =>
+            `this change would take away ${app.total} object(s) in app "${app.appName}" (${app.users} user(s) ` +
+            `deprovisioned, ${app.groups} group(s) deleted, ${app.memberships} membership(s) removed), more ` +
+            `than its deletion threshold allows without confirmation (${app.limit})`,
+        )
+        .join('; ') + '. Nothing was changed; repeat the request with ?confirmDeletions=true to go ahead.',
+    );
+    this.name = 'DeletionsNeedConfirmationError';
+  }
+}

@@ -1,4 +1,5 @@
 import type { DeprovisionReason, GroupIntentName, IntentRequest, UserIntentName } from '../shared/intents';
+import type { DeletionTally } from './deletionGuard';
 import type { DirectoryApp, DirectoryUser } from './model';
 import { appIdsWithUserInScope } from './scope';
 import type { AppStore, AssignmentStore, GroupStore, UserStore } from './store';
@@ -18,7 +19,7 @@ export interface DirectoryChange {
   /** Users whose attributes changed (written to the apps that keep them in scope). */
   updatedUserIds?: string[];
   /** Groups whose members changed, with the users who joined or left. */
-  membershipChanges?: { groupId: string; userIds: string[] }[];
+  membershipChanges?: { groupId: string; joined?: string[]; left?: string[] }[];
   renamedGroupIds?: string[];
   assigned?: { appId: string; groupId: string }[];
   /** Assignments that ended, by unassignment or by deletion of the group. */
@@ -59,6 +60,12 @@ export class IntentPlanner {
   }
 }
 
+/** The intents a change issues, and what they would take away in each app (for the mass-deletion guard). */
+export interface ChangePlan {
+  intents: IntentRequest[];
+  deletions: Map<string, DeletionTally>;
+}
+
 export class PendingChange {
   constructor(
     private readonly store: PlannerDirectory,
@@ -67,6 +74,10 @@ export class PendingChange {
   ) {}
 
   async intentsFor(change: DirectoryChange): Promise<IntentRequest[]> {
+    return (await this.planFor(change)).intents;
+  }
+
+  async planFor(change: DirectoryChange): Promise<ChangePlan> {
     const scopeAfter = await scopeOf(this.store, this.userIds);
     const apps = new Map((await this.store.listApps()).map((app) => [app.id, app]));
     const users = new Map((await this.store.getUsers(this.userIds)).map((user) => [user.id, user]));
@@ -104,7 +115,9 @@ export class PendingChange {
     }
 
     const entering = new Set<string>();
-    const changedMembers = new Set((change.membershipChanges ?? []).flatMap((c) => c.userIds));
+    const changedMembers = new Set(
+      (change.membershipChanges ?? []).flatMap((c) => [...(c.joined ?? []), ...(c.left ?? [])]),
+    );
     for (const userId of this.userIds) {
       const before = this.scopeBefore.get(userId) ?? new Set<string>();
       const after = scopeAfter.get(userId) ?? new Set<string>();
@@ -138,14 +151,23 @@ export class PendingChange {
       }
     }
 
-    for (const { groupId, userIds } of change.membershipChanges ?? []) {
+    const deletions = new Map<string, DeletionTally>();
+    const tallyOf = (appId: string) => {
+      const tally = deletions.get(appId) ?? { users: 0, groups: 0, memberships: 0 };
+      deletions.set(appId, tally);
+      return tally;
+    };
+    for (const { groupId, joined = [], left = [] } of change.membershipChanges ?? []) {
       for (const appId of await this.store.appIdsAssignedGroup(groupId)) {
         const app = apps.get(appId);
         if (!app?.provisioning.groupMembership || newlyAssigned.has(`${appId} ${groupId}`)) continue;
         // Users entering the app's scope join their remote groups when provisioned; the rest need the sync.
-        if (userIds.some((userId) => !entering.has(`${appId} ${userId}`))) {
+        if ([...joined, ...left].some((userId) => !entering.has(`${appId} ${userId}`))) {
           await groupIntent('syncGroupMembership', app, groupId);
         }
+        // A member who leaves the app altogether is counted once, as a deprovisioned user.
+        const staying = left.filter((userId) => scopeAfter.get(userId)?.has(appId));
+        if (staying.length > 0) tallyOf(appId).memberships += staying.length;
       }
     }
     for (const groupId of change.renamedGroupIds ?? []) {
@@ -158,7 +180,11 @@ export class PendingChange {
       const app = apps.get(appId);
       if (app?.provisioning.deleteGroups) await groupIntent('deleteGroup', app, groupId);
     }
-    return requests;
+    for (const request of requests) {
+      if (request.intent === 'deprovisionUser') tallyOf(request.input.appId).users++;
+      if (request.intent === 'deleteGroup') tallyOf(request.input.appId).groups++;
+    }
+    return { intents: requests, deletions };
   }
 }
 

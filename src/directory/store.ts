@@ -51,6 +51,9 @@ export interface OperationRecord {
   request: unknown;
   issuedAt: string;
   dispatchedAt: string | null;
+  /** Deliveries started so far, and why the last one that failed did. */
+  deliveryAttempts: number;
+  lastDeliveryError: string | null;
 }
 
 export type NewOperation = Pick<
@@ -131,9 +134,38 @@ export interface LinkStore {
   remoteGroupIdsOfUser(appId: string, userId: string): Promise<string[]>;
   forgetRemoteMembershipsOfUser(appId: string, userId: string): Promise<void>;
   forgetRemoteMembershipsOfGroup(appId: string, groupId: string): Promise<void>;
+
+  /**
+   * Claims the right to create the object in the app (before its POST), so that whatever runs at once — an
+   * intent, a group's bulk provisioning, a reconciliation, in any process — only one creates it. A claim lasts
+   * `ttlMs`; the same claimant (a retried attempt) may take its own claim over at once.
+   */
+  claimCreation(key: LinkKey, claimant: string, ttlMs: number): Promise<CreationClaim>;
+  /** Ends a claim (the object is linked by now, or the POST was refused for good); another claimant's is kept. */
+  releaseCreationClaim(key: LinkKey, claimant: string): Promise<void>;
 }
 
-/** The outbox of intents: every intent issued, numbered, until it is handed to Temporal. */
+/** Which directory object, in which app. */
+export interface LinkKey {
+  appId: string;
+  resourceType: ResourceType;
+  localId: string;
+}
+
+export type CreationClaim =
+  /** Yours to create. `lookFirst`: a claim was there before (an earlier attempt may have sent its POST, and its
+   *  answer was lost), so look the object up before creating it. */
+  | { outcome: 'claimed'; lookFirst: boolean }
+  /** Created meanwhile by someone else: link to it, create nothing. */
+  | { outcome: 'linked'; remoteId: string }
+  /** Someone else is creating it now; try again after `expiresAt` at the latest. */
+  | { outcome: 'busy'; claimant: string; expiresAt: string };
+
+/**
+ * The outbox of intents: every intent issued, numbered, recorded in the same transaction as the directory change
+ * that issued it, until it is handed to Temporal. A delivery holds its operation with a lease, so no other pass
+ * (in this process or another) starts the same delivery while it is in flight.
+ */
 export interface OperationStore {
   /**
    * Allocates the next operation number, builds the workflow id and the request from it, and records the
@@ -143,9 +175,16 @@ export interface OperationStore {
     operation: NewOperation,
     build: (sequence: number) => { workflowId: string; request: unknown },
   ): Promise<OperationRecord>;
-  markOperationDispatched(workflowId: string): Promise<void>;
-  /** Operations not yet handed to Temporal and issued before `issuedBefore`, oldest first. */
-  undispatchedOperations(limit: number, issuedBefore: Date): Promise<OperationRecord[]>;
+  /**
+   * Takes the lease of an undelivered operation for `leaseMs`; false when it is delivered already or another
+   * delivery holds a lease that has not expired.
+   */
+  leaseOperation(sequence: number, leaseMs: number): Promise<boolean>;
+  /** Ends a delivery that did not happen (Temporal refused or did not answer), keeping why. */
+  releaseOperation(sequence: number, error: string | null): Promise<void>;
+  markOperationDispatched(sequence: number): Promise<void>;
+  /** Operations not yet handed to Temporal whose lease (if any) has expired, oldest first. */
+  deliverableOperations(limit: number): Promise<OperationRecord[]>;
   hasUndispatchedBefore(laneId: string, sequence: number): Promise<boolean>;
   getOperation(workflowId: string): Promise<OperationRecord | null>;
   /** Users and groups of the app with an intent still in the outbox. */
@@ -200,7 +239,7 @@ export interface ReconciliationStore {
  * changes several rows does so in one transaction. A caller that needs only part of it asks for the narrow
  * interface (or a `Pick` of one).
  */
-export interface DirectoryStore
+export interface DirectoryQueries
   extends
     UserStore,
     GroupStore,
@@ -209,7 +248,15 @@ export interface DirectoryStore
     LinkStore,
     OperationStore,
     RoleStore,
-    ReconciliationStore {
+    ReconciliationStore {}
+
+export interface DirectoryStore extends DirectoryQueries {
+  /**
+   * Runs `work` in one write transaction: everything it does through `tx` is committed together, or nothing is
+   * (when it throws). Reads through `tx` see the state the transaction will commit on; no other writer interleaves.
+   * Use only `tx` inside `work`.
+   */
+  transaction<T>(work: (tx: DirectoryQueries) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 

@@ -1,5 +1,5 @@
 import { RecordGoneError } from './errors';
-import type { IntentPlanner } from '../directory/intentPlanner';
+import { DirectoryChanges } from '../directory/changes';
 import type { DirectoryApp, DirectoryUser } from '../directory/model';
 import type { DirectoryStore } from '../directory/store';
 import { ScimError } from '../scim/errors';
@@ -69,14 +69,15 @@ function importGroupName(app: Pick<DirectoryApp, 'name'>): string {
  */
 export class AppImport {
   private readonly links: Links;
+  private readonly changes: DirectoryChanges;
 
   constructor(
     private readonly store: DirectoryStore,
     private readonly targets: Targets,
-    private readonly planner: IntentPlanner,
     private readonly dispatcher: IntentDispatcher,
   ) {
     this.links = new Links(store);
+    this.changes = new DirectoryChanges(store);
   }
 
   async run(
@@ -296,18 +297,21 @@ export class AppImport {
    * the scope of an app (the group is assigned to one) is provisioned there by the intents this issues.
    */
   private async addMembers(groupId: string, userIds: string[]): Promise<number> {
-    const group = await this.store.getGroup(groupId);
-    if (!group) throw new RecordGoneError('group', groupId);
-    const current = new Set(group.memberIds);
-    const joining = userIds.filter((userId) => !current.has(userId));
-    if (joining.length === 0) return 0;
-    const change = await this.planner.before(joining);
-    const update = await this.store.updateGroup(groupId, { memberIds: [...group.memberIds, ...joining] });
-    if (!update) throw new RecordGoneError('group', groupId);
-    // Members only join here, so nobody leaves a scope: no deprovisioning reason applies.
-    const requests = await change.intentsFor({ membershipChanges: [{ groupId, userIds: update.added }] });
-    if (requests.length) await this.dispatcher.dispatch(requests);
-    return update.added.length;
+    const { result: added, operations } = await this.changes.commit(async (tx, planner) => {
+      const group = await tx.getGroup(groupId);
+      if (!group) throw new RecordGoneError('group', groupId);
+      const current = new Set(group.memberIds);
+      const joining = userIds.filter((userId) => !current.has(userId));
+      if (joining.length === 0) return { result: 0, plan: { intents: [] } };
+      const change = await planner.before(joining);
+      const update = await tx.updateGroup(groupId, { memberIds: [...group.memberIds, ...joining] });
+      if (!update) throw new RecordGoneError('group', groupId);
+      // Members only join here, so nobody leaves a scope: no deprovisioning reason applies.
+      const plan = await change.planFor({ membershipChanges: [{ groupId, joined: update.added }] });
+      return { result: update.added.length, plan };
+    });
+    await this.dispatcher.handOver(operations);
+    return added;
   }
 }
 

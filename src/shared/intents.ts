@@ -85,21 +85,51 @@ export function resourceOf(request: IntentRequest): {
   return { resourceType: 'Roles', resourceId: 'roles' };
 }
 
+/** The lane an intent runs on: one per (app, resource), so intents for one object run one at a time, in order. */
+export function laneIdOf(request: IntentRequest): string {
+  const { resourceType, resourceId } = resourceOf(request);
+  return `lane:${request.input.appId}:${resourceType}:${resourceId}`;
+}
+
+/** An intent's workflow id, readable in the Temporal UI: `provisionUser:<app>:<user>:<outbox number>`. */
+export function intentWorkflowId(request: IntentRequest, sequence: number): string {
+  return `${request.intent}:${request.input.appId}:${resourceOf(request).resourceId}:${sequence}`;
+}
+
 export const written = (detail: string): IntentResult => ({ outcome: 'written', detail });
 export const unchanged = (detail: string): IntentResult => ({ outcome: 'unchanged', detail });
 export const skipped = (detail: string): IntentResult => ({ outcome: 'skipped', detail });
 
-/** An intent as recorded in the outbox and handed to its lane. */
+/** An intent as recorded in the outbox: `queued` until it is handed to its lane, then `delivered`. */
 export interface DispatchedIntent {
   workflowId: string;
   appId: string;
   intent: IntentName;
+  status: 'queued' | 'delivered';
+}
+
+/** An intent recorded in the outbox, as it is handed to its lane. */
+export interface RecordedIntent {
+  sequence: number;
+  workflowId: string;
+  appId: string;
+  intent: string;
+  resourceType: string;
+  resourceId: string;
+  laneId: string;
+  request: unknown;
 }
 
 /**
- * Starts work: records intents in the directory's outbox and hands them to their lanes. The narrow view that
+ * Starts work: intents recorded in the directory's outbox are handed to their lanes. The narrow view that
  * activities and the API depend on, whatever delivers the intents.
  */
 export interface IntentDispatcher {
+  /** Records the intents in the outbox (a transaction of their own), then hands them over. */
   dispatch(requests: IntentRequest[]): Promise<DispatchedIntent[]>;
+  /**
+   * Hands over intents recorded with the change that issued them (after its commit): a few at once, before
+   * answering; many in the background, so that the caller answers as soon as they are safely recorded.
+   */
+  handOver(recorded: RecordedIntent[]): Promise<DispatchedIntent[]>;
 }

@@ -214,11 +214,12 @@ export class Harness {
   }
 
   async close(): Promise<void> {
+    // The API first: it finishes its outbox pass while Temporal still answers.
+    await this.api.close();
     this.worker.shutdown();
     await this.workerRun;
     await this.workerConnection.close();
     await this.temporal.connection.close();
-    await this.api.close();
     await this.proxy.close();
     await this.scim.close();
     await this.store.close();

@@ -8,15 +8,9 @@ import {
 } from '../../directory/model';
 import { checkConnection } from '../../provisioning/connectionCheck';
 import type { ApiContext } from '../context';
-import { appGroupParams, idParams, NotFoundError } from '../schemas';
+import { appGroupParams, confirmDeletionsQuery, idParams, NotFoundError } from '../schemas';
 
-export function appRoutes({
-  store,
-  planner,
-  dispatcher,
-  targets,
-  schedules,
-}: ApiContext): FastifyPluginAsyncZod {
+export function appRoutes({ store, apply, targets, schedules }: ApiContext): FastifyPluginAsyncZod {
   const view = async (app: DirectoryApp) => ({
     ...withoutSecrets(app),
     assignedGroupIds: await store.assignedGroupIds(app.id),
@@ -47,21 +41,26 @@ export function appRoutes({
       '/api/apps/:id',
       { schema: { params: idParams, body: appPatchSchema, tags: ['apps'] } },
       async (request) => {
-        const before = await requireApp(request.params.id);
-        const app = await store.updateApp(request.params.id, request.body);
-        if (!app) throw new NotFoundError('app', request.params.id);
+        const { id } = request.params;
+        const { result: app, operations } = await apply(async (tx, planner) => {
+          const before = await tx.getApp(id);
+          if (!before) throw new NotFoundError('app', id);
+          const app = await tx.updateApp(id, request.body);
+          if (!app) throw new NotFoundError('app', id);
+          // Switching roles or permissions on (or off) brings every user's roles and entitlements in line.
+          const switched =
+            Boolean(before.provisioning.roles) !== app.provisioning.roles ||
+            Boolean(before.provisioning.permissions) !== app.provisioning.permissions;
+          const intents = switched
+            ? await planner.afterRoleChange(
+                { allUsers: true },
+                { appId: id, what: 'roles/permissions switched' },
+              )
+            : [];
+          return { result: app, plan: { intents } };
+        });
         await schedules.upsert(app);
-        // Switching roles or permissions on (or off) brings every user's roles and entitlements in line.
-        const switched =
-          Boolean(before.provisioning.roles) !== app.provisioning.roles ||
-          Boolean(before.provisioning.permissions) !== app.provisioning.permissions;
-        const requests = switched
-          ? await planner.afterRoleChange(
-              { allUsers: true },
-              { appId: app.id, what: 'roles/permissions switched' },
-            )
-          : [];
-        return { ...(await view(app)), operations: await dispatcher.dispatch(requests) };
+        return { ...(await view(app)), operations };
       },
     );
 
@@ -80,31 +79,38 @@ export function appRoutes({
     );
 
     /** Assigns or unassigns a group; only an actual change issues intents. */
-    const changeAssignment = async ({ id, groupId }: { id: string; groupId: string }, assign: boolean) => {
-      await requireApp(id);
-      const group = await store.getGroup(groupId);
-      if (!group) throw new NotFoundError('group', groupId);
-      const change = await planner.before(group.memberIds);
-      const assignment = [{ appId: id, groupId }];
-      const changed = assign ? await store.assignGroup(id, groupId) : await store.unassignGroup(id, groupId);
-      const requests = changed
-        ? await change.intentsFor(
-            assign ? { assigned: assignment } : { reason: 'group-unassigned', unassigned: assignment },
-          )
-        : [];
-      return { appId: id, groupId, assigned: assign, operations: await dispatcher.dispatch(requests) };
+    const changeAssignment = async (
+      { id, groupId }: { id: string; groupId: string },
+      assign: boolean,
+      options: { confirmDeletions: boolean },
+    ) => {
+      const { operations } = await apply(async (tx, planner) => {
+        if (!(await tx.getApp(id))) throw new NotFoundError('app', id);
+        const group = await tx.getGroup(groupId);
+        if (!group) throw new NotFoundError('group', groupId);
+        const change = await planner.before(group.memberIds);
+        const assignment = [{ appId: id, groupId }];
+        const changed = assign ? await tx.assignGroup(id, groupId) : await tx.unassignGroup(id, groupId);
+        const plan = changed
+          ? await change.planFor(
+              assign ? { assigned: assignment } : { reason: 'group-unassigned', unassigned: assignment },
+            )
+          : { intents: [] };
+        return { result: null, plan };
+      }, options);
+      return { appId: id, groupId, assigned: assign, operations };
     };
 
     api.put(
       '/api/apps/:id/groups/:groupId',
       { schema: { params: appGroupParams, tags: ['apps'] } },
-      (request) => changeAssignment(request.params, true),
+      (request) => changeAssignment(request.params, true, { confirmDeletions: false }),
     );
 
     api.delete(
       '/api/apps/:id/groups/:groupId',
-      { schema: { params: appGroupParams, tags: ['apps'] } },
-      (request) => changeAssignment(request.params, false),
+      { schema: { params: appGroupParams, querystring: confirmDeletionsQuery, tags: ['apps'] } },
+      (request) => changeAssignment(request.params, false, request.query),
     );
 
     // "Assign Permissions": only these keys are ever sent to the app as entitlements.
@@ -112,18 +118,23 @@ export function appRoutes({
       '/api/apps/:id/permissions',
       { schema: { params: idParams, body: appPermissionsSchema, tags: ['apps'] } },
       async (request) => {
-        const app = await requireApp(request.params.id);
-        const before = await store.appPermissionKeys(app.id);
-        await store.setAppPermissionKeys(app.id, request.body.keys);
-        const after = await store.appPermissionKeys(app.id);
-        const requests =
-          JSON.stringify(before) !== JSON.stringify(after)
-            ? await planner.afterRoleChange(
-                { allUsers: true },
-                { appId: app.id, what: 'assigned permissions changed' },
-              )
-            : [];
-        return { ...(await view(app)), operations: await dispatcher.dispatch(requests) };
+        const { id } = request.params;
+        const { result: app, operations } = await apply(async (tx, planner) => {
+          const app = await tx.getApp(id);
+          if (!app) throw new NotFoundError('app', id);
+          const before = await tx.appPermissionKeys(id);
+          await tx.setAppPermissionKeys(id, request.body.keys);
+          const after = await tx.appPermissionKeys(id);
+          const intents =
+            JSON.stringify(before) !== JSON.stringify(after)
+              ? await planner.afterRoleChange(
+                  { allUsers: true },
+                  { appId: id, what: 'assigned permissions changed' },
+                )
+              : [];
+          return { result: app, plan: { intents } };
+        });
+        return { ...(await view(app)), operations };
       },
     );
 

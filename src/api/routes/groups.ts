@@ -2,9 +2,9 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { groupInputSchema, groupPatchSchema } from '../../directory/model';
 import type { ApiContext } from '../context';
-import { idParams, memberParams, NotFoundError, pageQuery } from '../schemas';
+import { confirmDeletionsQuery, idParams, memberParams, NotFoundError, pageQuery } from '../schemas';
 
-export function groupRoutes({ store, planner, dispatcher }: ApiContext): FastifyPluginAsyncZod {
+export function groupRoutes({ store, apply }: ApiContext): FastifyPluginAsyncZod {
   const requireGroup = async (id: string) => {
     const group = await store.getGroup(id);
     if (!group) throw new NotFoundError('group', id);
@@ -46,69 +46,94 @@ export function groupRoutes({ store, planner, dispatcher }: ApiContext): Fastify
 
     api.patch(
       '/api/groups/:id',
-      { schema: { params: idParams, body: groupPatchSchema, tags: ['groups'] } },
+      {
+        schema: {
+          params: idParams,
+          querystring: confirmDeletionsQuery,
+          body: groupPatchSchema,
+          tags: ['groups'],
+        },
+      },
       async (request) => {
-        const current = await requireGroup(request.params.id);
-        const change = await planner.before([
-          ...new Set([...current.memberIds, ...(request.body.memberIds ?? [])]),
-        ]);
-        const update = await store.updateGroup(current.id, request.body);
-        if (!update) throw new NotFoundError('group', current.id);
-        const membersChanged = update.added.length > 0 || update.removed.length > 0;
-        const requests = await change.intentsFor({
-          reason: 'removed-from-group',
-          renamedGroupIds: update.renamed ? [current.id] : [],
-          membershipChanges: membersChanged
-            ? [{ groupId: current.id, userIds: [...update.added, ...update.removed] }]
-            : [],
-        });
-        return { ...(await withApps(update.group)), operations: await dispatcher.dispatch(requests) };
+        const { id } = request.params;
+        const { result, operations } = await apply(async (tx, planner) => {
+          const current = await tx.getGroup(id);
+          if (!current) throw new NotFoundError('group', id);
+          const change = await planner.before([
+            ...new Set([...current.memberIds, ...(request.body.memberIds ?? [])]),
+          ]);
+          const update = await tx.updateGroup(id, request.body);
+          if (!update) throw new NotFoundError('group', id);
+          const membersChanged = update.added.length > 0 || update.removed.length > 0;
+          const plan = await change.planFor({
+            reason: 'removed-from-group',
+            renamedGroupIds: update.renamed ? [id] : [],
+            membershipChanges: membersChanged
+              ? [{ groupId: id, joined: update.added, left: update.removed }]
+              : [],
+          });
+          return { result: update.group, plan };
+        }, request.query);
+        return { ...(await withApps(result)), operations };
       },
     );
 
-    api.delete('/api/groups/:id', { schema: { params: idParams, tags: ['groups'] } }, async (request) => {
-      const group = await requireGroup(request.params.id);
-      const appIds = await store.appIdsAssignedGroup(group.id);
-      const change = await planner.before(group.memberIds);
-      await store.deleteGroup(group.id);
-      const requests = await change.intentsFor({
-        reason: 'group-deleted',
-        unassigned: appIds.map((appId) => ({ appId, groupId: group.id })),
-      });
-      return { ...group, appIds, deleted: true, operations: await dispatcher.dispatch(requests) };
-    });
+    api.delete(
+      '/api/groups/:id',
+      { schema: { params: idParams, querystring: confirmDeletionsQuery, tags: ['groups'] } },
+      async (request) => {
+        const { id } = request.params;
+        const { result, operations } = await apply(async (tx, planner) => {
+          const group = await tx.getGroup(id);
+          if (!group) throw new NotFoundError('group', id);
+          const appIds = await tx.appIdsAssignedGroup(id);
+          const change = await planner.before(group.memberIds);
+          await tx.deleteGroup(id);
+          const plan = await change.planFor({
+            reason: 'group-deleted',
+            unassigned: appIds.map((appId) => ({ appId, groupId: id })),
+          });
+          return { result: { ...group, appIds }, plan };
+        }, request.query);
+        return { ...result, deleted: true, operations };
+      },
+    );
 
     /** Adds or removes one member; only an actual change issues intents. */
     const changeMembership = async (
       { id, userId }: { id: string; userId: string },
       membership: 'join' | 'leave',
+      options: { confirmDeletions: boolean },
     ) => {
-      await requireGroup(id);
-      if (!(await store.getUser(userId))) throw new NotFoundError('user', userId);
-      const change = await planner.before([userId]);
-      const leaving = membership === 'leave';
-      const changed = leaving
-        ? await store.removeGroupMember(id, userId)
-        : await store.addGroupMember(id, userId);
-      const requests = changed
-        ? await change.intentsFor({
-            reason: leaving ? 'removed-from-group' : undefined,
-            membershipChanges: [{ groupId: id, userIds: [userId] }],
-          })
-        : [];
-      return { ...(await withApps(await requireGroup(id))), operations: await dispatcher.dispatch(requests) };
+      const { operations } = await apply(async (tx, planner) => {
+        if (!(await tx.getGroup(id))) throw new NotFoundError('group', id);
+        if (!(await tx.getUser(userId))) throw new NotFoundError('user', userId);
+        const change = await planner.before([userId]);
+        const leaving = membership === 'leave';
+        const changed = leaving
+          ? await tx.removeGroupMember(id, userId)
+          : await tx.addGroupMember(id, userId);
+        const plan = changed
+          ? await change.planFor({
+              reason: leaving ? 'removed-from-group' : undefined,
+              membershipChanges: [{ groupId: id, [leaving ? 'left' : 'joined']: [userId] }],
+            })
+          : { intents: [] };
+        return { result: null, plan };
+      }, options);
+      return { ...(await withApps(await requireGroup(id))), operations };
     };
 
     api.put(
       '/api/groups/:id/members/:userId',
       { schema: { params: memberParams, tags: ['groups'] } },
-      (request) => changeMembership(request.params, 'join'),
+      (request) => changeMembership(request.params, 'join', { confirmDeletions: false }),
     );
 
     api.delete(
       '/api/groups/:id/members/:userId',
-      { schema: { params: memberParams, tags: ['groups'] } },
-      (request) => changeMembership(request.params, 'leave'),
+      { schema: { params: memberParams, querystring: confirmDeletionsQuery, tags: ['groups'] } },
+      (request) => changeMembership(request.params, 'leave', request.query),
     );
   };
 }

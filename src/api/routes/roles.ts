@@ -7,7 +7,7 @@ import { idParams, NotFoundError } from '../schemas';
 const roleGroupParams = z.object({ id: z.string().min(1), groupId: z.string().min(1) });
 
 /** Permissions, and roles that bundle them and are given to groups. */
-export function roleRoutes({ store, planner, dispatcher }: ApiContext): FastifyPluginAsyncZod {
+export function roleRoutes({ store, apply }: ApiContext): FastifyPluginAsyncZod {
   const requireRole = async (id: string) => {
     const role = await store.getRole(id);
     if (!role) throw new NotFoundError('role', id);
@@ -44,21 +44,30 @@ export function roleRoutes({ store, planner, dispatcher }: ApiContext): FastifyP
       { schema: { params: z.object({ key: z.string().min(1) }), tags: ['roles'] } },
       async (request) => {
         const { key } = request.params;
-        const deleted = await store.deletePermission(key);
-        if (!deleted) throw new NotFoundError('permission', key);
-        const requests = deleted.roleIds.length
-          ? await planner.afterRoleChange({ roleIds: deleted.roleIds }, { what: `permission ${key} deleted` })
-          : [];
-        return { key, deleted: true, operations: await dispatcher.dispatch(requests) };
+        const { operations } = await apply(async (tx, planner) => {
+          const deleted = await tx.deletePermission(key);
+          if (!deleted) throw new NotFoundError('permission', key);
+          const intents = deleted.roleIds.length
+            ? await planner.afterRoleChange(
+                { roleIds: deleted.roleIds },
+                { what: `permission ${key} deleted` },
+              )
+            : [];
+          return { result: null, plan: { intents } };
+        });
+        return { key, deleted: true, operations };
       },
     );
 
     api.post('/api/roles', { schema: { body: roleInputSchema, tags: ['roles'] } }, async (request, reply) => {
-      const role = await store.createRole(request.body);
-      const requests = role.groupIds.length
-        ? await planner.afterRoleChange({ roleIds: [role.id] }, { what: `role ${role.name} created` })
-        : [];
-      return reply.code(201).send({ ...role, operations: await dispatcher.dispatch(requests) });
+      const { result: role, operations } = await apply(async (tx, planner) => {
+        const role = await tx.createRole(request.body);
+        const intents = role.groupIds.length
+          ? await planner.afterRoleChange({ roleIds: [role.id] }, { what: `role ${role.name} created` })
+          : [];
+        return { result: role, plan: { intents } };
+      });
+      return reply.code(201).send({ ...role, operations });
     });
 
     api.get('/api/roles', { schema: { tags: ['roles'] } }, async () => ({ items: await store.listRoles() }));
@@ -71,40 +80,52 @@ export function roleRoutes({ store, planner, dispatcher }: ApiContext): FastifyP
       '/api/roles/:id',
       { schema: { params: idParams, body: rolePatchSchema, tags: ['roles'] } },
       async (request) => {
-        const before = await requireRole(request.params.id);
-        const role = await store.updateRole(before.id, request.body);
-        if (!role) throw new NotFoundError('role', before.id);
-        const changed =
-          role.name !== before.name ||
-          JSON.stringify(role.permissionKeys) !== JSON.stringify(before.permissionKeys);
-        const requests =
-          changed && role.groupIds.length
-            ? await planner.afterRoleChange({ roleIds: [role.id] }, { what: `role ${role.name} changed` })
-            : [];
-        return { ...role, operations: await dispatcher.dispatch(requests) };
+        const { id } = request.params;
+        const { result: role, operations } = await apply(async (tx, planner) => {
+          const before = await tx.getRole(id);
+          if (!before) throw new NotFoundError('role', id);
+          const role = await tx.updateRole(id, request.body);
+          if (!role) throw new NotFoundError('role', id);
+          const changed =
+            role.name !== before.name ||
+            JSON.stringify(role.permissionKeys) !== JSON.stringify(before.permissionKeys);
+          const intents =
+            changed && role.groupIds.length
+              ? await planner.afterRoleChange({ roleIds: [role.id] }, { what: `role ${role.name} changed` })
+              : [];
+          return { result: role, plan: { intents } };
+        });
+        return { ...role, operations };
       },
     );
 
     api.delete('/api/roles/:id', { schema: { params: idParams, tags: ['roles'] } }, async (request) => {
-      const role = await store.deleteRole(request.params.id);
-      if (!role) throw new NotFoundError('role', request.params.id);
-      // The role is gone, so its former holders are found through the groups that carried it.
-      const requests = role.groupIds.length
-        ? await planner.afterRoleChange({ groupIds: role.groupIds }, { what: `role ${role.name} deleted` })
-        : [];
-      return { ...role, deleted: true, operations: await dispatcher.dispatch(requests) };
+      const { result: role, operations } = await apply(async (tx, planner) => {
+        const role = await tx.deleteRole(request.params.id);
+        if (!role) throw new NotFoundError('role', request.params.id);
+        // The role is gone, so its former holders are found through the groups that carried it.
+        const intents = role.groupIds.length
+          ? await planner.afterRoleChange({ groupIds: role.groupIds }, { what: `role ${role.name} deleted` })
+          : [];
+        return { result: role, plan: { intents } };
+      });
+      return { ...role, deleted: true, operations };
     });
 
     /** Gives the role to a group or takes it away; only an actual change issues intents. */
     const changeRoleGroup = async ({ id, groupId }: { id: string; groupId: string }, give: boolean) => {
-      const role = await requireRole(id);
-      if (!(await store.getGroup(groupId))) throw new NotFoundError('group', groupId);
-      const changed = give
-        ? await store.assignRoleToGroup(id, groupId)
-        : await store.unassignRoleFromGroup(id, groupId);
-      const what = `role ${role.name} ${give ? 'given to' : 'taken from'} group ${groupId}`;
-      const requests = changed ? await planner.afterRoleChange({ groupIds: [groupId] }, { what }) : [];
-      return { ...(await requireRole(id)), operations: await dispatcher.dispatch(requests) };
+      const { operations } = await apply(async (tx, planner) => {
+        const role = await tx.getRole(id);
+        if (!role) throw new NotFoundError('role', id);
+        if (!(await tx.getGroup(groupId))) throw new NotFoundError('group', groupId);
+        const changed = give
+          ? await tx.assignRoleToGroup(id, groupId)
+          : await tx.unassignRoleFromGroup(id, groupId);
+        const what = `role ${role.name} ${give ? 'given to' : 'taken from'} group ${groupId}`;
+        const intents = changed ? await planner.afterRoleChange({ groupIds: [groupId] }, { what }) : [];
+        return { result: null, plan: { intents } };
+      });
+      return { ...(await requireRole(id)), operations };
     };
 
     api.put(

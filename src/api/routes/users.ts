@@ -2,9 +2,9 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { userAttributesSchema, userPatchSchema } from '../../directory/model';
 import type { ApiContext } from '../context';
-import { idParams, NotFoundError, pageQuery } from '../schemas';
+import { confirmDeletionsQuery, idParams, NotFoundError, pageQuery } from '../schemas';
 
-export function userRoutes({ store, planner, dispatcher }: ApiContext): FastifyPluginAsyncZod {
+export function userRoutes({ store, apply }: ApiContext): FastifyPluginAsyncZod {
   const requireUser = async (id: string) => {
     const user = await store.getUser(id);
     if (!user) throw new NotFoundError('user', id);
@@ -55,35 +55,52 @@ export function userRoutes({ store, planner, dispatcher }: ApiContext): FastifyP
 
     api.patch(
       '/api/users/:id',
-      { schema: { params: idParams, body: userPatchSchema, tags: ['users'] } },
+      {
+        schema: {
+          params: idParams,
+          querystring: confirmDeletionsQuery,
+          body: userPatchSchema,
+          tags: ['users'],
+        },
+      },
       async (request) => {
         const { id } = request.params;
-        const change = await planner.before([id]);
-        const updated = await store.updateUser(id, request.body);
-        if (!updated) throw new NotFoundError('user', id);
-        const { updatedAt: _before, ...beforeAttributes } = updated.before;
-        const { updatedAt: _after, ...afterAttributes } = updated.after;
-        const changed = JSON.stringify(beforeAttributes) !== JSON.stringify(afterAttributes);
-        const requests = await change.intentsFor({
-          // Editing a user never changes its groups: it leaves an app's scope only by being deactivated.
-          reason: updated.after.active ? undefined : 'user-deactivated',
-          updatedUserIds: changed ? [id] : [],
-        });
-        return { ...(await withGroups(updated.after)), operations: await dispatcher.dispatch(requests) };
+        const { result, operations } = await apply(async (tx, planner) => {
+          const change = await planner.before([id]);
+          const updated = await tx.updateUser(id, request.body);
+          if (!updated) throw new NotFoundError('user', id);
+          const { updatedAt: _before, ...beforeAttributes } = updated.before;
+          const { updatedAt: _after, ...afterAttributes } = updated.after;
+          const changed = JSON.stringify(beforeAttributes) !== JSON.stringify(afterAttributes);
+          const plan = await change.planFor({
+            // Editing a user never changes its groups: it leaves an app's scope only by being deactivated.
+            reason: updated.after.active ? undefined : 'user-deactivated',
+            updatedUserIds: changed ? [id] : [],
+          });
+          return { result: updated.after, plan };
+        }, request.query);
+        return { ...(await withGroups(result)), operations };
       },
     );
 
-    api.delete('/api/users/:id', { schema: { params: idParams, tags: ['users'] } }, async (request) => {
-      const { id } = request.params;
-      const groupIds = await store.groupIdsOfUser(id);
-      const change = await planner.before([id]);
-      const user = await store.deleteUser(id);
-      if (!user) throw new NotFoundError('user', id);
-      const requests = await change.intentsFor({
-        reason: 'user-deleted',
-        membershipChanges: groupIds.map((groupId) => ({ groupId, userIds: [id] })),
-      });
-      return { ...user, groupIds, deleted: true, operations: await dispatcher.dispatch(requests) };
-    });
+    api.delete(
+      '/api/users/:id',
+      { schema: { params: idParams, querystring: confirmDeletionsQuery, tags: ['users'] } },
+      async (request) => {
+        const { id } = request.params;
+        const { result, operations } = await apply(async (tx, planner) => {
+          const groupIds = await tx.groupIdsOfUser(id);
+          const change = await planner.before([id]);
+          const user = await tx.deleteUser(id);
+          if (!user) throw new NotFoundError('user', id);
+          const plan = await change.planFor({
+            reason: 'user-deleted',
+            membershipChanges: groupIds.map((groupId) => ({ groupId, left: [id] })),
+          });
+          return { result: { ...user, groupIds }, plan };
+        }, request.query);
+        return { ...result, deleted: true, operations };
+      },
+    );
   };
 }

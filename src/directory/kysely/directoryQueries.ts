@@ -1,4 +1,4 @@
-import type { DirectoryStore } from '../store';
+import type { DirectoryQueries } from '../store';
 import { appQueries } from './apps';
 import { assignmentQueries } from './assignments';
 import type { StoreDialect } from './dialect';
@@ -9,9 +9,6 @@ import { reconciliationQueries } from './reconciliations';
 import { roleQueries } from './roles';
 import type { Db } from './tables';
 import { userQueries } from './users';
-
-/** Every query of the directory; a store adds only `close` (it owns the connection). */
-export type DirectoryQueries = Omit<DirectoryStore, 'close'>;
 
 /**
  * The directory over one database, or over one transaction open on it (then every change joins that transaction),

@@ -14,10 +14,12 @@ function toOperation(row: Tables['operations']): OperationRecord {
     request: JSON.parse(row.request),
     issuedAt: row.issued_at,
     dispatchedAt: row.dispatched_at,
+    deliveryAttempts: Number(row.delivery_attempts),
+    lastDeliveryError: row.last_delivery_error,
   };
 }
 
-/** `operations`, the outbox: a row is undispatched while `dispatched_at` is null. */
+/** `operations`, the outbox: a row is undispatched while `dispatched_at` is null, and leased while delivered. */
 export function operationQueries(db: Db): OperationStore {
   return {
     async recordOperation(operation, build) {
@@ -37,6 +39,9 @@ export function operationQueries(db: Db): OperationStore {
             request: 'null',
             issued_at: issuedAt,
             dispatched_at: null,
+            lease_until: null,
+            delivery_attempts: 0,
+            last_delivery_error: null,
           })
           .returning('sequence')
           .executeTakeFirstOrThrow();
@@ -53,24 +58,50 @@ export function operationQueries(db: Db): OperationStore {
           request,
           issuedAt,
           dispatchedAt: null,
+          deliveryAttempts: 0,
+          lastDeliveryError: null,
         };
       });
     },
 
-    async markOperationDispatched(workflowId) {
+    async leaseOperation(sequence, leaseMs) {
+      const at = new Date();
+      // One conditional UPDATE decides, so two deliverers (threads or processes) never both win the lease.
+      const result = await db
+        .updateTable('operations')
+        .set((eb) => ({
+          lease_until: new Date(at.getTime() + leaseMs).toISOString(),
+          delivery_attempts: eb('delivery_attempts', '+', 1),
+        }))
+        .where('sequence', '=', sequence)
+        .where('dispatched_at', 'is', null)
+        .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', at.toISOString())]))
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    async releaseOperation(sequence, error) {
       await db
         .updateTable('operations')
-        .set({ dispatched_at: now() })
-        .where('workflow_id', '=', workflowId)
+        .set({ lease_until: null, last_delivery_error: error })
+        .where('sequence', '=', sequence)
         .execute();
     },
 
-    async undispatchedOperations(limit, issuedBefore) {
+    async markOperationDispatched(sequence) {
+      await db
+        .updateTable('operations')
+        .set({ dispatched_at: now(), lease_until: null })
+        .where('sequence', '=', sequence)
+        .execute();
+    },
+
+    async deliverableOperations(limit) {
       const rows = await db
         .selectFrom('operations')
         .selectAll()
         .where('dispatched_at', 'is', null)
-        .where('issued_at', '<', issuedBefore.toISOString())
+        .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now())]))
         .orderBy('sequence')
         .limit(limit)
         .execute();
@@ -81,9 +112,9 @@ export function operationQueries(db: Db): OperationStore {
       const row = await db
         .selectFrom('operations')
         .select('sequence')
-        .where('dispatched_at', 'is', null)
         .where('lane_id', '=', laneId)
         .where('sequence', '<', sequence)
+        .where('dispatched_at', 'is', null)
         .executeTakeFirst();
       return row !== undefined;
     },

@@ -76,6 +76,19 @@ export interface Tables {
     request: string;
     issued_at: string;
     dispatched_at: string | null;
+    /** A delivery in flight holds the row until then (ISO 8601); null when no delivery is under way. */
+    lease_until: string | null;
+    delivery_attempts: number;
+    last_delivery_error: string | null;
+  };
+  /** Who is creating a user or group in an app right now (before its POST), until `expires_at`. */
+  creation_claims: {
+    app_id: string;
+    resource_type: string;
+    local_id: string;
+    claimant: string;
+    claimed_at: string;
+    expires_at: string;
   };
 }
 

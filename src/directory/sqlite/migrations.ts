@@ -179,4 +179,31 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0004_outbox_leases_and_creation_claims': {
+    async up(db: Kysely<unknown>) {
+      // A delivery in flight holds its operation until `lease_until`, so no other pass starts it again.
+      await db.schema.alterTable('operations').addColumn('lease_until', 'text').execute();
+      await db.schema
+        .alterTable('operations')
+        .addColumn('delivery_attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema.alterTable('operations').addColumn('last_delivery_error', 'text').execute();
+      await db.schema
+        .createIndex('operations_lane')
+        .on('operations')
+        .columns(['lane_id', 'sequence'])
+        .execute();
+      // Whoever is about to POST a user or group to an app claims it first: one remote object per directory object.
+      await db.schema
+        .createTable('creation_claims')
+        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('resource_type', 'text', (c) => c.notNull())
+        .addColumn('local_id', 'text', (c) => c.notNull())
+        .addColumn('claimant', 'text', (c) => c.notNull())
+        .addColumn('claimed_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('creation_claims_pk', ['app_id', 'resource_type', 'local_id'])
+        .execute();
+    },
+  },
 };

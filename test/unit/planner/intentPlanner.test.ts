@@ -49,7 +49,7 @@ class Directory {
   async addMember(groupId: string, userId: string): Promise<string[]> {
     const change = await this.planner.before([userId]);
     await this.store.addGroupMember(groupId, userId);
-    return this.describe(await change.intentsFor({ membershipChanges: [{ groupId, userIds: [userId] }] }));
+    return this.describe(await change.intentsFor({ membershipChanges: [{ groupId, joined: [userId] }] }));
   }
 
   async removeMember(groupId: string, userId: string): Promise<string[]> {
@@ -58,7 +58,7 @@ class Directory {
     return this.describe(
       await change.intentsFor({
         reason: 'removed-from-group',
-        membershipChanges: [{ groupId, userIds: [userId] }],
+        membershipChanges: [{ groupId, left: [userId] }],
       }),
     );
   }
