@@ -21,26 +21,33 @@ export const intents = proxyActivities<Activities>({ startToCloseTimeout: '30s',
 /** Waiting for other intents to close, heartbeating how many have. */
 export const intentOutcomes = proxyActivities<Activities>({
   startToCloseTimeout: '2h',
-  heartbeatTimeout: '2m',
+  heartbeatTimeout: '1m',
   retry,
 });
 
-/** One SCIM call, labelled in the Temporal UI with what it does (e.g. `POST /Users alice@example.com`), for up to
- *  an hour of retries. */
+/**
+ * One SCIM call, labelled in the Temporal UI with what it does (e.g. `POST /Users alice@example.com`), for up to
+ * an hour of retries. An attempt makes at most a few requests of at most 15 s each (the SCIM client's timeout), so
+ * a minute bounds it; it is also how long a change waits when the worker running it dies.
+ */
 export function scim(summary: string) {
   return proxyActivities<Activities>({
-    startToCloseTimeout: '2m',
+    startToCloseTimeout: '1m',
     scheduleToCloseTimeout: '1h',
     retry,
     summary,
   });
 }
 
-/** Many SCIM calls in one activity (e.g. provisioning a large group's members); heartbeats show progress. */
+/**
+ * Many SCIM calls in one activity (e.g. provisioning a large group's members); heartbeats show progress, and a
+ * worker that dies is noticed within the heartbeat timeout (a heartbeat follows every object, each a few requests
+ * of at most 15 s).
+ */
 export function bulkScim(summary: string) {
   return proxyActivities<Activities>({
     startToCloseTimeout: '2h',
-    heartbeatTimeout: '2m',
+    heartbeatTimeout: '1m',
     retry,
     summary,
   });
@@ -51,7 +58,7 @@ export function appWide(summary: string) {
   return proxyActivities<Activities>({
     startToCloseTimeout: '2h',
     scheduleToCloseTimeout: '3h',
-    heartbeatTimeout: '2m',
+    heartbeatTimeout: '1m',
     retry,
     summary,
   });
