@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { OutboxDispatcher } from '../src/client';
 import { IntentPlanner } from '../src/directory/intentPlanner';
+import { recordIntents } from '../src/directory/outbox';
 import { Harness } from './support/harness';
 
 describe('the intent outbox', () => {
@@ -56,5 +57,63 @@ describe('the intent outbox', () => {
     expect(settled.map((s) => s.status)).toEqual(['completed', 'completed']);
     expect(h.remoteUser('wes@example.com')?.title).toBe('Offline edit');
     await unreachable.connection.close().catch(() => undefined);
+  });
+
+  it('a change issuing many intents is answered once they are recorded, and they are delivered in the background', async () => {
+    const h2 = await Harness.start();
+    try {
+      const { group } = await h2.appWithAssignedGroup();
+      const users = [];
+      for (let i = 0; i < 60; i++) users.push(await h2.createUser(`bulk-${i}@example.com`));
+      const answer = await h2.ok<{ operations: { workflowId: string; intent: string; status: string }[] }>(
+        'PATCH',
+        `/api/groups/${group.id}`,
+        { memberIds: users.map((user) => user.id) },
+      );
+      expect(answer.operations).toHaveLength(60);
+      expect(answer.operations.every((op) => op.intent === 'provisionUser' && op.status === 'queued')).toBe(
+        true,
+      );
+      const settled = await h2.settle(answer.operations);
+      expect(settled.every((s) => s.status === 'completed')).toBe(true);
+      expect(h2.scim.users().filter((u) => u.userName.startsWith('bulk-'))).toHaveLength(60);
+      expect(await h2.store.deliverableOperations(10)).toEqual([]);
+    } finally {
+      await h2.close();
+    }
+  });
+
+  it('two delivery passes at once hand each intent over exactly once, in lane order', async () => {
+    const app = await h.createApp();
+    const users = [];
+    for (let i = 0; i < 10; i++) users.push(await h.createUser(`lease-${i}@example.com`));
+    // Three intents per user, recorded but not yet delivered, as after a crash.
+    const requests = users.flatMap((user) =>
+      [1, 2, 3].map((n) => ({
+        intent: 'updateUser' as const,
+        input: { appId: app.id, userId: user.id },
+        summary: `update ${n}`,
+      })),
+    );
+    const recorded = await h.store.transaction((tx) => recordIntents(tx, requests));
+    const second = new OutboxDispatcher(h.temporal, h.store, { taskQueue: 'unused-never-started' });
+    const [a, b] = await Promise.all([h.dispatcher.deliverPending(), second.deliverPending()]);
+    // The second dispatcher may start lanes on its own task queue name, but each intent goes exactly once.
+    expect(a + b).toBe(30);
+    // Signals that arrive while a lane's workflow task runs enter its history after it: let the intents run first.
+    await h.settle(recorded);
+    for (const user of users) {
+      const laneId = `lane:${app.id}:User:${user.id}`;
+      const history = await h.temporal.workflow.getHandle(laneId).fetchHistory();
+      const signalled = (history.events ?? [])
+        .filter((event) => event.workflowExecutionSignaledEventAttributes)
+        .map((event) => {
+          const payload = event.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]?.data;
+          return (JSON.parse(Buffer.from(payload as Uint8Array).toString()) as { workflowId: string })
+            .workflowId;
+        });
+      const expected = recorded.filter((op) => op.laneId === laneId).map((op) => op.workflowId);
+      expect(signalled).toEqual(expected);
+    }
   });
 });

@@ -1,17 +1,54 @@
-import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  type Client,
+  type WorkflowExecutionDescription,
+  type WorkflowExecutionInfo,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
+import { optionalTsToDate, type Timestamp } from '@temporalio/common/lib/time';
+import type { temporal } from '@temporalio/proto';
 import type { OperationRecord, OperationStore } from '../directory/store';
+import { runLimited } from '../provisioning/concurrency';
 import { intentNames, type IntentResult } from '../shared/intents';
 import { visibilityString } from '../temporal/workflowStatus';
 import { scimAppId, scimIntent, scimResourceId, scimResourceType } from '../shared/searchAttributes';
 
-/** What the API and tests report about one intent workflow. */
-export interface OperationView {
+/** The statuses `GET /api/operations?status=` filters by: every one but `queued`, which Temporal does not list. */
+export const listedStatuses = [
+  'running',
+  'retrying',
+  'completed',
+  'failed',
+  'canceled',
+  'terminated',
+  'timed-out',
+] as const;
+export type OperationStatus = 'queued' | (typeof listedStatuses)[number];
+
+/**
+ * Why a running intent has not moved on: one of its activities failed and Temporal waits to try it again
+ * (transient failures are retried for up to an hour, bulk steps longer, so an unreachable target would otherwise
+ * look `running` all that time).
+ */
+export interface ActivityRetry {
+  /** The activity type, e.g. `createAndLinkRemoteUser`. */
+  retryingActivity: string;
+  /** The attempt running or waiting to run: 2 is the first retry. */
+  attempt: number;
+  /** The last attempt's failure (innermost message); null if Temporal kept none. */
+  lastError: string | null;
+  lastAttemptAt: string | null;
+  /** When the next attempt starts; null while an attempt is in flight. */
+  nextAttemptAt: string | null;
+}
+
+/** What the API and tests report about one intent workflow; the retry fields only while `retrying`. */
+export interface OperationView extends Partial<ActivityRetry> {
   workflowId: string;
   appId: string;
   intent: string;
   resourceType: string;
   resourceId: string;
-  status: 'queued' | 'running' | 'completed' | 'failed' | 'canceled' | 'terminated' | 'timed-out';
+  status: OperationStatus;
   startTime: string | null;
   closeTime: string | null;
   result?: IntentResult;
@@ -23,11 +60,11 @@ export interface OperationFilter {
   appId?: string;
   resourceId?: string;
   intent?: string;
-  status?: OperationView['status'];
+  status?: (typeof listedStatuses)[number];
   limit: number;
 }
 
-const statusNames: Record<string, OperationView['status']> = {
+const statusNames: Record<string, OperationStatus> = {
   RUNNING: 'running',
   COMPLETED: 'completed',
   FAILED: 'failed',
@@ -36,14 +73,21 @@ const statusNames: Record<string, OperationView['status']> = {
   TIMED_OUT: 'timed-out',
   CONTINUED_AS_NEW: 'completed',
 };
-const visibilityStatus: Partial<Record<OperationView['status'], string>> = {
+// Visibility knows no `retrying`: it is a running run whose description shows a failing activity.
+const visibilityStatus: Record<(typeof listedStatuses)[number], string> = {
   running: 'Running',
+  retrying: 'Running',
   completed: 'Completed',
   failed: 'Failed',
   canceled: 'Canceled',
   terminated: 'Terminated',
   'timed-out': 'TimedOut',
 };
+
+/** Running runs of a list page are described this many at a time, to tell `running` from `retrying`. */
+const DESCRIBE_CONCURRENCY = 8;
+
+type Listed = { view: OperationView; runId: string };
 
 /**
  * What the API answers about intents: the outbox record of each (so an intent still queued in its lane is
@@ -62,14 +106,15 @@ export class OperationQueries {
     try {
       const handle = this.temporal.workflow.getHandle(workflowId);
       const description = await handle.describe();
-      const status = statusNames[description.status.name] ?? 'running';
+      const { status, ...retry } = statusOf(description);
       const view: OperationView = {
         ...this.viewOf(record, status),
         startTime: description.startTime.toISOString(),
         closeTime: description.closeTime?.toISOString() ?? null,
+        ...retry,
       };
-      if (status === 'completed') view.result = (await handle.result()) as IntentResult;
-      if (status === 'failed') {
+      if (view.status === 'completed') view.result = (await handle.result()) as IntentResult;
+      if (view.status === 'failed') {
         view.error = await handle.result().then(
           () => undefined,
           (error: Error) => describeFailure(error),
@@ -83,39 +128,80 @@ export class OperationQueries {
     }
   }
 
-  /** Intent runs, newest first, found through the custom search attributes. */
+  /**
+   * Intent runs, newest first, found through the custom search attributes. Visibility only knows that a run is
+   * running, so each running run of the page is described to tell `running` from `retrying` (and to drop one
+   * that has closed meanwhile from a `running`/`retrying` filter).
+   */
   async list(filter: OperationFilter): Promise<OperationView[]> {
     // Intents only: lanes and reconciliation runs carry the search attributes too, but are not operations.
     const clauses = [`ScimIntent IN (${intentNames.map(visibilityString).join(', ')})`];
     if (filter.appId) clauses.push(`ScimAppId = ${visibilityString(filter.appId)}`);
     if (filter.resourceId) clauses.push(`ScimResourceId = ${visibilityString(filter.resourceId)}`);
     if (filter.intent) clauses.push(`ScimIntent = ${visibilityString(filter.intent)}`);
-    const wanted = filter.status && visibilityStatus[filter.status];
-    if (wanted) clauses.push(`ExecutionStatus = ${visibilityString(wanted)}`);
+    if (filter.status) clauses.push(`ExecutionStatus = ${visibilityString(visibilityStatus[filter.status])}`);
     const views: OperationView[] = [];
+    let page: Listed[] = [];
+    // A `running`/`retrying` filter drops some of what visibility lists, so read on until the limit is met;
+    // a page is at least DESCRIBE_CONCURRENCY runs so that describing never goes one at a time.
+    const pageSize = () => Math.max(filter.limit - views.length, DESCRIBE_CONCURRENCY);
     for await (const execution of this.temporal.workflow.list({ query: clauses.join(' AND ') })) {
-      const attributes = execution.typedSearchAttributes;
-      views.push({
-        workflowId: execution.workflowId,
-        appId: attributes.get(scimAppId) ?? '',
-        intent: attributes.get(scimIntent) ?? execution.type,
-        resourceType: attributes.get(scimResourceType) ?? '',
-        resourceId: attributes.get(scimResourceId) ?? '',
-        status: statusNames[execution.status.name] ?? 'running',
-        startTime: execution.startTime.toISOString(),
-        closeTime: execution.closeTime?.toISOString() ?? null,
-        uiUrl: this.uiUrl(execution.workflowId),
-      });
+      page.push({ view: this.listedView(execution), runId: execution.runId });
+      if (page.length < pageSize()) continue;
+      views.push(...(await this.withCurrentStatus(page, filter.status)));
+      page = [];
       if (views.length >= filter.limit) break;
     }
-    return views;
+    views.push(...(await this.withCurrentStatus(page, filter.status)));
+    return views.slice(0, filter.limit);
   }
 
   uiUrl(workflowId: string): string {
     return `${this.options.uiUrl}/namespaces/${encodeURIComponent(this.options.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
   }
 
-  private viewOf(record: OperationRecord, status: OperationView['status']): OperationView {
+  /** Describes the running runs of a list page, keeping those that (still) have the wanted status. */
+  private async withCurrentStatus(
+    page: Listed[],
+    wanted: OperationFilter['status'],
+  ): Promise<OperationView[]> {
+    const { results, failure } = await runLimited(page, DESCRIBE_CONCURRENCY, async ({ view, runId }) => {
+      if (view.status !== 'running') return view;
+      try {
+        const description = await this.temporal.workflow.getHandle(view.workflowId, runId).describe();
+        return {
+          ...view,
+          ...statusOf(description),
+          closeTime: description.closeTime?.toISOString() ?? null,
+        };
+      } catch (error) {
+        // Gone past retention between the list and the describe: what visibility said is all there is.
+        if (error instanceof WorkflowNotFoundError) return view;
+        throw error;
+      }
+    });
+    if (failure) throw failure.error;
+    return results.filter(
+      (view): view is OperationView => view !== undefined && (!wanted || view.status === wanted),
+    );
+  }
+
+  private listedView(execution: WorkflowExecutionInfo): OperationView {
+    const attributes = execution.typedSearchAttributes;
+    return {
+      workflowId: execution.workflowId,
+      appId: attributes.get(scimAppId) ?? '',
+      intent: attributes.get(scimIntent) ?? execution.type,
+      resourceType: attributes.get(scimResourceType) ?? '',
+      resourceId: attributes.get(scimResourceId) ?? '',
+      status: statusNames[execution.status.name] ?? 'running',
+      startTime: execution.startTime.toISOString(),
+      closeTime: execution.closeTime?.toISOString() ?? null,
+      uiUrl: this.uiUrl(execution.workflowId),
+    };
+  }
+
+  private viewOf(record: OperationRecord, status: OperationStatus): OperationView {
     return {
       workflowId: record.workflowId,
       appId: record.appId,
@@ -128,6 +214,46 @@ export class OperationQueries {
       uiUrl: this.uiUrl(record.workflowId),
     };
   }
+}
+
+/** The run's status, `retrying` (with why) when it runs but one of its activities is being retried. */
+function statusOf(
+  description: WorkflowExecutionDescription,
+): { status: OperationStatus } & Partial<ActivityRetry> {
+  const status = statusNames[description.status.name] ?? 'running';
+  if (status !== 'running') return { status };
+  const retry = activityRetry(description.raw.pendingActivities ?? []);
+  return retry ? { status: 'retrying', ...retry } : { status };
+}
+
+/**
+ * A pending activity past its first attempt, or with a failure on record, is being retried; one on its first
+ * attempt is just running. The intent workflow itself holds its activities (the lane is a separate run), and
+ * should several retry at once, the one with the most attempts tells best why the intent is stuck.
+ */
+function activityRetry(pending: temporal.api.workflow.v1.IPendingActivityInfo[]): ActivityRetry | undefined {
+  const [worst] = pending
+    .filter((activity) => (activity.attempt ?? 1) > 1 || activity.lastFailure)
+    .sort((a, b) => (b.attempt ?? 1) - (a.attempt ?? 1));
+  if (!worst) return undefined;
+  return {
+    retryingActivity: worst.activityType?.name ?? 'unknown',
+    attempt: worst.attempt ?? 1,
+    lastError: worst.lastFailure ? innermostMessage(worst.lastFailure) : null,
+    lastAttemptAt: isoTime(worst.lastAttemptCompleteTime),
+    nextAttemptAt: isoTime(worst.nextAttemptScheduleTime),
+  };
+}
+
+function isoTime(timestamp: Timestamp | null | undefined): string | null {
+  return optionalTsToDate(timestamp)?.toISOString() ?? null;
+}
+
+/** Same rule as `error` on a failed run: the innermost non-empty message (a timeout wraps what caused it). */
+function innermostMessage(failure: temporal.api.failure.v1.IFailure): string {
+  let message = failure.message ?? '';
+  for (let cause = failure.cause; cause; cause = cause.cause) message = cause.message || message;
+  return message;
 }
 
 function describeFailure(error: Error): string {

@@ -2,13 +2,14 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { intentNames } from '../../shared/intents';
 import type { ApiContext } from '../context';
+import { listedStatuses } from '../operations';
 import { NotFoundError } from '../schemas';
 
 const operationQuery = z.object({
   appId: z.string().optional(),
   resourceId: z.string().optional(),
   intent: z.enum(intentNames).optional(),
-  status: z.enum(['running', 'completed', 'failed', 'canceled', 'terminated', 'timed-out']).optional(),
+  status: z.enum(listedStatuses).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
