@@ -10,6 +10,16 @@ import { createImportActivities } from './import';
 import { createReconciliationActivities } from './reconciliation';
 import { createRoleEntitlementActivities } from './roleEntitlements';
 
+/**
+ * Who claims the users and groups an activity creates: its workflow and activity ids, the same for each of its
+ * attempts, so a retry takes its own claims over at once (and looks up what an earlier attempt may have created).
+ */
+export function creationClaimant(): string {
+  const { workflowExecution, activityId } = Context.current().info;
+  // An activity started on its own (not by a workflow) is named by its id alone.
+  return workflowExecution ? `${workflowExecution.workflowId}/${activityId}` : activityId;
+}
+
 export interface ActivityDependencies {
   store: DirectoryStore;
   targets: Targets;
@@ -31,12 +41,13 @@ export function createActivities({ store, targets, dispatcher, temporal }: Activ
     loadUserPlan: adapt((appId: string, userId: string) => users.plan(appId, userId)),
     findAndLinkRemoteUser: adapt((appId: string, userId: string) => users.findAndLink(appId, userId)),
     createAndLinkRemoteUser: adapt(async (appId: string, userId: string) => {
-      // A retry may follow an attempt whose POST committed but whose answer was lost: look before writing again.
+      // A retry whose first attempt ran before creation claims existed (an upgrade) has no claim to say "look
+      // first": look anyway, as a lost answer may have left the user created.
       if (Context.current().info.attempt > 1) {
         const existing = await users.findAndLink(appId, userId);
         if (existing) return existing;
       }
-      return users.createAndLink(appId, userId);
+      return users.createAndLink(appId, userId, creationClaimant());
     }),
     pushUserChanges: adapt((appId: string, userId: string) => users.pushChanges(appId, userId)),
     deactivateRemoteUser: adapt((appId: string, userId: string) => users.deactivate(appId, userId)),
@@ -54,10 +65,12 @@ export function createActivities({ store, targets, dispatcher, temporal }: Activ
         const existing = await groups.findAndLink(appId, groupId);
         if (existing) return existing;
       }
-      return groups.createAndLink(appId, groupId);
+      return groups.createAndLink(appId, groupId, creationClaimant());
     }),
     provisionGroupMembers: adapt((appId: string, groupId: string) =>
-      groups.provisionMembers(appId, groupId, { onProgress: (done) => Context.current().heartbeat(done) }),
+      groups.provisionMembers(appId, groupId, creationClaimant(), {
+        onProgress: (done) => Context.current().heartbeat(done),
+      }),
     ),
     syncGroupMembers: adapt((appId: string, groupId: string) => groups.syncMembers(appId, groupId)),
     renameRemoteGroup: adapt((appId: string, groupId: string) => groups.rename(appId, groupId)),
@@ -68,7 +81,7 @@ export function createActivities({ store, targets, dispatcher, temporal }: Activ
     ),
 
     ...createRoleEntitlementActivities({ store, dispatcher, temporal: temporalClient }),
-    ...createReconciliationActivities({ store, targets, temporal: temporalClient }),
+    ...createReconciliationActivities({ store, targets, temporal: temporalClient, creationClaimant }),
     ...createImportActivities({ store, targets, dispatcher }),
   };
 }

@@ -18,6 +18,8 @@ export interface ReconciliationActivityDependencies {
   targets: Targets;
   /** For the visibility queries and run descriptions; the activity context's client when not given. */
   temporal?: () => Client;
+  /** Who claims the users and groups a repair creates (`creationClaimant` in ./index). */
+  creationClaimant: () => string;
 }
 
 /**
@@ -29,6 +31,7 @@ export function createReconciliationActivities({
   store,
   targets,
   temporal = () => Context.current().client,
+  creationClaimant,
 }: ReconciliationActivityDependencies) {
   const reconciliation = new Reconciliation(store, targets);
   const heartbeat = (position: unknown) => Context.current().heartbeat(position);
@@ -86,7 +89,11 @@ export function createReconciliationActivities({
 
     /** Repairs what the comparison found, in batches; resumes after the last checkpoint when retried. */
     repairDrift: adapt(async (run: ReconcileRun): Promise<void> =>
-      reconciliation.repair(run, { busy: await busyResources(run.appId), onProgress: heartbeat }),
+      reconciliation.repair(
+        run,
+        { busy: await busyResources(run.appId), onProgress: heartbeat },
+        creationClaimant(),
+      ),
     ),
 
     finishReconciliation: adapt(

@@ -1,4 +1,4 @@
-import { RecordGoneError } from './errors';
+import { CreationInProgressError, RecordGoneError } from './errors';
 import type { DirectoryApp, DirectoryGroup, ProvisioningSwitches } from '../directory/model';
 import { isGroupInAppScope } from '../directory/scope';
 import type { DirectoryStore } from '../directory/store';
@@ -63,21 +63,35 @@ export class GroupProvisioning {
     return { remoteId: remote.id };
   }
 
-  async createAndLink(appId: string, groupId: string): Promise<{ remoteId: string }> {
+  /**
+   * POSTs the group, empty, and links it, under a creation claim (`Links.createOnce`): a group another path linked
+   * meanwhile is adopted, and one whose earlier creation may have landed is looked up first.
+   */
+  async createAndLink(appId: string, groupId: string, claimant: string): Promise<{ remoteId: string }> {
     const { app, group } = await this.load(appId, groupId);
-    const created = await this.targets.clientFor(app).createGroup(desiredScimGroup(group));
-    await this.links.groupLinked(groupKey(appId, groupId), created.id, group.displayName);
-    return { remoteId: created.id };
+    const key = groupKey(appId, groupId);
+    return this.links.createOnce(key, claimant, {
+      linked: (remoteId) => ({ remoteId }),
+      find: () => this.findAndLink(appId, groupId),
+      create: async () => {
+        const created = await this.targets.clientFor(app).createGroup(desiredScimGroup(group));
+        await this.links.groupLinked(key, created.id, group.displayName);
+        return { remoteId: created.id };
+      },
+    });
   }
 
   /**
    * Gives every member of the group a remote id: adopted when the target already has the user, created when
    * the app allows creating users. Members already linked cost nothing, so a retried call resumes where the
-   * previous one stopped. `onProgress` is called after each member, for heartbeats.
+   * previous one stopped. A member another path is creating right now is left for the retry (its creator will
+   * have linked it by then): the others are done first, then `CreationInProgressError` ends the call.
+   * `onProgress` is called after each member, for heartbeats.
    */
   async provisionMembers(
     appId: string,
     groupId: string,
+    claimant: string,
     options: { onProgress?: (done: number) => void } = {},
   ): Promise<{ linked: number; created: number; adopted: number; skipped: number }> {
     const { app, group } = await this.load(appId, groupId);
@@ -91,16 +105,26 @@ export class GroupProvisioning {
     const pending = members
       .filter((member) => member.active && !alreadyLinked.has(member.id))
       .sort((a, b) => a.id.localeCompare(b.id));
+    const inProgress: CreationInProgressError[] = [];
     let done = 0;
     const { failure } = await runLimited(pending, MEMBER_PROVISIONING_CONCURRENCY, async (member) => {
       if (await this.users.findAndLink(appId, member.id)) counts.adopted++;
-      // Created meanwhile by the member's own provisioning, or by an earlier attempt whose answer was lost: adopted.
-      else if (app.provisioning.createUsers)
-        counts[(await this.users.createOrAdopt(appId, member.id)).adopted ? 'adopted' : 'created']++;
-      else counts.skipped++;
+      else if (!app.provisioning.createUsers) counts.skipped++;
+      else {
+        try {
+          // Created meanwhile (by the member's own provisioning, or an earlier attempt whose answer was lost):
+          // adopted.
+          const { adopted } = await this.users.createOrAdopt(appId, member.id, claimant);
+          counts[adopted ? 'adopted' : 'created']++;
+        } catch (error) {
+          if (!(error instanceof CreationInProgressError)) throw error;
+          inProgress.push(error);
+        }
+      }
       options.onProgress?.(++done);
     });
     if (failure) throw failure.error;
+    if (inProgress.length) throw inProgress[0];
     return counts;
   }
 

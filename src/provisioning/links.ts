@@ -1,11 +1,25 @@
-import type { ResourceType } from '../directory/model';
-import type { DirectoryStore } from '../directory/store';
+import type { DirectoryStore, LinkKey } from '../directory/store';
+import { CreationInProgressError } from './errors';
+import { refusedForGood } from './remoteWrites';
 
 /** Which directory object, in which app: a `RemoteLink` answers to it as well. */
-export interface LinkKey {
-  appId: string;
-  resourceType: ResourceType;
-  localId: string;
+export type { LinkKey };
+
+/**
+ * How long a creation claim holds. It covers a look-up and a POST, each bounded by the SCIM client's 15 s timeout,
+ * with room to spare; a claimant that died meanwhile holds the object up for at most this long, and whoever comes
+ * next looks the object up before creating it.
+ */
+export const CREATION_CLAIM_TTL_MS = 60_000;
+
+/** How a creation under a claim reaches its remote object. */
+export interface CreationSteps<T> {
+  /** Linked by another path meanwhile: what to answer for that remote id (nothing is sent). */
+  linked(remoteId: string): T;
+  /** Looks the object up by its match attribute and links a hit. */
+  find(): Promise<T | null>;
+  /** POSTs the object and links it. */
+  create(): Promise<T>;
 }
 
 export const userKey = (appId: string, userId: string): LinkKey => ({
@@ -81,6 +95,34 @@ export class Links {
     if (key.resourceType === 'User') await this.store.forgetRemoteMembershipsOfUser(key.appId, key.localId);
     else await this.store.forgetRemoteMembershipsOfGroup(key.appId, key.localId);
     await this.store.deleteLink(key.appId, key.resourceType, key.localId);
+  }
+
+  /**
+   * Creates the object in the app once, whatever runs at once — an intent, a group's bulk provisioning, a
+   * reconciliation, in any process: each of them claims the object in the store before its POST.
+   * - Linked meanwhile by the claim's last holder: that remote id is adopted, nothing is sent.
+   * - Claimed by another, not expired: `CreationInProgressError`, retryable.
+   * - Claimed before (an earlier attempt of ours, or a holder that expired): its POST may have landed and its
+   *   answer been lost, so the object is looked up first and a hit adopted.
+   * - Otherwise POSTed and linked. The claim is released after the link is saved, so a crash between the two
+   *   leaves a claim that the next claimant resolves as linked. A POST refused for good (4xx) releases the
+   *   claim; a retryable failure keeps it, since the POST may have landed: the retry, by the same claimant,
+   *   takes the claim over at once and looks first.
+   * `claimant` is stable across the retries of one piece of work (an activity's attempts).
+   */
+  async createOnce<T>(key: LinkKey, claimant: string, steps: CreationSteps<T>): Promise<T> {
+    const claim = await this.store.claimCreation(keyOf(key), claimant, CREATION_CLAIM_TTL_MS);
+    if (claim.outcome === 'linked') return steps.linked(claim.remoteId);
+    if (claim.outcome === 'busy') throw new CreationInProgressError(keyOf(key), claim);
+    try {
+      const found = claim.lookFirst ? await steps.find() : null;
+      const result = found ?? (await steps.create());
+      await this.store.releaseCreationClaim(keyOf(key), claimant);
+      return result;
+    } catch (error) {
+      if (refusedForGood(error)) await this.store.releaseCreationClaim(keyOf(key), claimant);
+      throw error;
+    }
   }
 
   /**

@@ -64,22 +64,39 @@ export class UserProvisioning {
     return { remoteId: remote.id, adopted: true };
   }
 
-  async createAndLink(appId: string, userId: string): Promise<RemoteUserRef> {
+  /** Creates the user as the directory has it, and links it; see `create`. */
+  async createAndLink(appId: string, userId: string, claimant: string): Promise<RemoteUserRef> {
     const { app, desired } = await this.desired(appId, userId);
-    return this.create(this.targets.connect(app), userId, desired);
+    return this.create(this.targets.connect(app), userId, desired, claimant);
   }
 
-  /** POSTs the user as `desired` and links it; the link remembers what was written. */
-  async create(target: Target, userId: string, desired: ScimUserPayload): Promise<RemoteUserRef> {
-    const created = await target.client.createUser(desired);
-    await this.links.synced(userKey(target.app.id, userId), created.id, desired);
-    return { remoteId: created.id, adopted: false };
+  /**
+   * POSTs the user as `desired` and links it; the link remembers what was written. Under a creation claim
+   * (`Links.createOnce`): a user another path linked meanwhile is adopted as it stands, and one whose earlier
+   * creation may have landed is looked up first.
+   */
+  async create(
+    target: Target,
+    userId: string,
+    desired: ScimUserPayload,
+    claimant: string,
+  ): Promise<RemoteUserRef> {
+    const key = userKey(target.app.id, userId);
+    return this.links.createOnce(key, claimant, {
+      linked: (remoteId) => ({ remoteId, adopted: true }),
+      find: () => this.findAndLink(key.appId, userId),
+      create: async () => {
+        const created = await target.client.createUser(desired);
+        await this.links.synced(key, created.id, desired);
+        return { remoteId: created.id, adopted: false };
+      },
+    });
   }
 
   /** Creates the user; one that exists already (a 409: created meanwhile, or an answer lost) is adopted. */
-  async createOrAdopt(appId: string, userId: string): Promise<RemoteUserRef> {
+  async createOrAdopt(appId: string, userId: string, claimant: string): Promise<RemoteUserRef> {
     const { linked } = await createOrAdopt(
-      () => this.createAndLink(appId, userId),
+      () => this.createAndLink(appId, userId, claimant),
       () => this.findAndLink(appId, userId),
     );
     return linked;

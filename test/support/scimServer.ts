@@ -99,6 +99,12 @@ export interface ScimServerOptions {
   patch?: boolean;
   /** Loopback port to listen on; a free one by default. */
   port?: number;
+  /**
+   * Whether a second user with a userName in use, or a second group with a displayName in use, is refused with
+   * 409 (default true). When false the server accepts both, as some real targets do (externalId is never
+   * checked), so only the client keeps one remote object per directory object.
+   */
+  uniqueness?: boolean;
 }
 
 export interface ScimTestServer {
@@ -154,6 +160,9 @@ class InMemoryDirectory {
   readonly groups = new Map<string, ScimGroupRecord>();
   /** Known only once the server listens; used for meta.location and member $ref. */
   baseUrl = '';
+
+  /** `uniqueness`: whether userName and displayName are refused (409) when in use. */
+  constructor(private readonly uniqueness: boolean) {}
 
   getUser(id: string): ScimUserRecord {
     const user = this.users.get(id);
@@ -241,6 +250,7 @@ class InMemoryDirectory {
 
   // userName has caseExact=false (RFC 7643 §4.1.1), so uniqueness ignores case.
   private assertUserNameAvailable(userName: string, ownId: string): void {
+    if (!this.uniqueness) return;
     const wanted = userName.toLowerCase();
     for (const user of this.users.values()) {
       if (user.id !== ownId && user.userName.toLowerCase() === wanted) {
@@ -250,6 +260,7 @@ class InMemoryDirectory {
   }
 
   private assertGroupNameAvailable(displayName: string, ownId: string): void {
+    if (!this.uniqueness) return;
     const wanted = displayName.toLowerCase();
     for (const group of this.groups.values()) {
       if (group.id !== ownId && group.displayName.toLowerCase() === wanted) {
@@ -602,7 +613,7 @@ const answerWithScimError: express.ErrorRequestHandler = (error, _req, res, _nex
 
 export async function startScimServer(options: ScimServerOptions = {}): Promise<ScimTestServer> {
   const state: ServerState = {
-    directory: new InMemoryDirectory(),
+    directory: new InMemoryDirectory(options.uniqueness ?? true),
     token: options.token ?? randomBytes(24).toString('hex'),
     patchSupported: options.patch ?? true,
     origin: '',

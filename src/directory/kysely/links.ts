@@ -1,7 +1,7 @@
 import type { RemoteLink, ResourceType } from '../model';
-import type { LinkStore } from '../store';
-import { now, slices } from './conventions';
-import type { Db, Tables } from './tables';
+import type { CreationClaim, LinkKey, LinkStore } from '../store';
+import { inserted, now, slices } from './conventions';
+import { type Db, inTransaction, type Tables } from './tables';
 
 type LinkRow = Tables['remote_links'];
 
@@ -32,6 +32,64 @@ async function readLink(
     .where('local_id', '=', localId)
     .executeTakeFirst();
   return row ? toLink(row) : null;
+}
+
+async function linkedRemoteId(db: Db, key: LinkKey): Promise<string | null> {
+  return (await readLink(db, key.appId, key.resourceType, key.localId))?.remoteId ?? null;
+}
+
+/**
+ * Takes the claim when it is free, ours (an earlier attempt), or expired. The writes decide, not a read: an INSERT
+ * that ignores conflicts takes a free key, and an UPDATE conditional on the holder or the expiry takes a claim
+ * over, so two claimants in two processes cannot both win, whatever the isolation level. `lookFirst` is whether a
+ * claim was there before (its POST may have landed).
+ */
+async function takeClaim(db: Db, key: LinkKey, claimant: string, ttlMs: number): Promise<CreationClaim> {
+  const claimedAt = new Date();
+  const row = {
+    app_id: key.appId,
+    resource_type: key.resourceType,
+    local_id: key.localId,
+    claimant,
+    claimed_at: claimedAt.toISOString(),
+    expires_at: new Date(claimedAt.getTime() + ttlMs).toISOString(),
+  };
+  const insert = await db
+    .insertInto('creation_claims')
+    .values(row)
+    .onConflict((oc) => oc.columns(['app_id', 'resource_type', 'local_id']).doNothing())
+    .executeTakeFirst();
+  if (inserted(insert)) return { outcome: 'claimed', lookFirst: false };
+  const takeover = await db
+    .updateTable('creation_claims')
+    .set({ claimant, claimed_at: row.claimed_at, expires_at: row.expires_at })
+    .where('app_id', '=', key.appId)
+    .where('resource_type', '=', key.resourceType)
+    .where('local_id', '=', key.localId)
+    .where((eb) => eb.or([eb('claimant', '=', claimant), eb('expires_at', '<=', row.claimed_at)]))
+    .executeTakeFirst();
+  if (Number(takeover.numUpdatedRows) > 0) return { outcome: 'claimed', lookFirst: true };
+  const holder = await db
+    .selectFrom('creation_claims')
+    .select(['claimant', 'expires_at'])
+    .where('app_id', '=', key.appId)
+    .where('resource_type', '=', key.resourceType)
+    .where('local_id', '=', key.localId)
+    .executeTakeFirst();
+  // Gone between the statements (only where a transaction sees others' commits, as PostgreSQL's read committed
+  // does): the holder let go, so the key is free again.
+  if (!holder) return takeClaim(db, key, claimant, ttlMs);
+  return { outcome: 'busy', claimant: holder.claimant, expiresAt: holder.expires_at };
+}
+
+async function releaseClaim(db: Db, key: LinkKey, claimant: string): Promise<void> {
+  await db
+    .deleteFrom('creation_claims')
+    .where('app_id', '=', key.appId)
+    .where('resource_type', '=', key.resourceType)
+    .where('local_id', '=', key.localId)
+    .where('claimant', '=', claimant)
+    .execute();
 }
 
 /** `remote_links` and `remote_memberships`: what scimflow wrote to each app, which outlives the directory record. */
@@ -101,6 +159,25 @@ export function linkQueries(db: Db): LinkStore {
         .where('resource_type', '=', resourceType)
         .where('local_id', '=', localId)
         .execute();
+    },
+
+    async claimCreation(key, claimant, ttlMs) {
+      return inTransaction(db, async (trx) => {
+        const remoteId = await linkedRemoteId(trx, key);
+        if (remoteId) return { outcome: 'linked', remoteId };
+        const claim = await takeClaim(trx, key, claimant, ttlMs);
+        if (claim.outcome !== 'claimed') return claim;
+        // A holder links before it lets go, so a link saved since the first read means the object exists. Under
+        // SQLite's write lock nothing can have changed; where statements see others' commits, this closes the gap.
+        const linkedMeanwhile = await linkedRemoteId(trx, key);
+        if (!linkedMeanwhile) return claim;
+        await releaseClaim(trx, key, claimant);
+        return { outcome: 'linked', remoteId: linkedMeanwhile };
+      });
+    },
+
+    async releaseCreationClaim(key, claimant) {
+      await releaseClaim(db, key, claimant);
     },
 
     async remoteMemberIds(appId, groupId) {

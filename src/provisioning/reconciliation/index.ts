@@ -44,9 +44,10 @@ export class Reconciliation {
    * exist before they are sent), then groups, then memberships against fresh links. Each item is checkpointed,
    * so a retried activity does not repeat finished work. A write the target refuses for good is recorded as an
    * error of that object and the run goes on; a retryable failure (network, 429, 5xx) ends the activity so
-   * Temporal retries it.
+   * Temporal retries it. `claimant` claims the users and groups it creates (the same for every retry of the
+   * activity), so that nothing else creates them at once; one another path is creating is deferred to it.
    */
-  async repair(run: ReconcileRun, hooks: RunHooks): Promise<void> {
+  async repair(run: ReconcileRun, hooks: RunHooks, claimant: string): Promise<void> {
     const { store } = this.services;
     const record = await store.getReconciliation(run.workflowId);
     if (!record) throw new Error(`reconciliation ${run.workflowId} was not started`);
@@ -59,12 +60,12 @@ export class Reconciliation {
       progress,
     };
     if (progress.repair.phase === 'users') {
-      await repairUsers(pass);
+      await repairUsers(pass, claimant);
       progress.repair = { phase: 'groups', afterKey: '' };
       await store.updateReconciliation(run.workflowId, { progress });
     }
     if (progress.repair.phase === 'groups') {
-      await repairGroups(pass);
+      await repairGroups(pass, claimant);
       progress.repair = { phase: 'members', afterKey: '' };
       await store.updateReconciliation(run.workflowId, { progress });
     }

@@ -5,6 +5,7 @@ import type {
   ReconciliationItem,
   ReconciliationItemFilter,
 } from '../../directory/store';
+import type { CreationInProgressError } from '../errors';
 
 /*
  * A run's working set: one item per object of the app (keyed by its remote id), per directory record the app
@@ -80,3 +81,14 @@ export function noted(
 /** A planned repair whose object's lane got busy: left to the intent at work on it. */
 export const deferred = (planned: ReconciliationItem) =>
   noted(planned, 'deferred', `${planned.action}: ${deferredDetail}`);
+
+/**
+ * A creation another path holds the claim of (an intent, a group's bulk provisioning): left to it, as it will
+ * have linked the object by the next run, or the next run creates it.
+ */
+export const deferredToCreator = (planned: ReconciliationItem, busy: CreationInProgressError) =>
+  noted(
+    planned,
+    'deferred',
+    `${planned.action}: being created by ${busy.holder.claimant} (claimed until ${busy.holder.expiresAt})`,
+  );

@@ -1,5 +1,6 @@
 import type { DirectoryGroup } from '../../directory/model';
 import type { ReconciliationItem } from '../../directory/store';
+import { CreationInProgressError } from '../errors';
 import { groupKey } from '../links';
 import {
   createOrAdopt,
@@ -8,14 +9,23 @@ import {
   renameRemoteGroup,
   unlessGone,
 } from '../remoteWrites';
-import { deferred, type GroupSnapshot, isLocalKey, isMembershipKey, noted, runItems } from './items';
+import {
+  deferred,
+  deferredToCreator,
+  type GroupSnapshot,
+  isLocalKey,
+  isMembershipKey,
+  noted,
+  runItems,
+} from './items';
 import { counted, type RepairPass } from './types';
 
 /**
  * Creates (or adopts), renames and deletes the groups the comparison planned, one at a time, each checkpointed
- * with its outcome. Their members follow in the members phase.
+ * with its outcome. Their members follow in the members phase. Groups are created under `claimant`'s creation
+ * claims; one that another path is creating is deferred to it.
  */
-export async function repairGroups(pass: RepairPass): Promise<void> {
+export async function repairGroups(pass: RepairPass, claimant: string): Promise<void> {
   const { services, run, view, hooks, progress } = pass;
   let done = 0;
   const planned = runItems(services.store, run.workflowId, { resourceType: 'Group', state: 'planned' });
@@ -23,18 +33,24 @@ export async function repairGroups(pass: RepairPass): Promise<void> {
     if (isMembershipKey(groupItem.key)) continue;
     let result: ReconciliationItem;
     try {
-      result = await repairGroup(pass, groupItem);
+      result = await repairGroup(pass, groupItem, claimant);
     } catch (error) {
-      if (!refusedForGood(error)) throw error;
-      await services.links.failed(groupKey(view.app.id, groupItem.localId as string), error.message);
-      result = { ...groupItem, state: 'error', error: error.message };
+      if (error instanceof CreationInProgressError) result = deferredToCreator(groupItem, error);
+      else if (refusedForGood(error)) {
+        await services.links.failed(groupKey(view.app.id, groupItem.localId as string), error.message);
+        result = { ...groupItem, state: 'error', error: error.message };
+      } else throw error;
     }
     await services.store.saveReconciliationItems(run.workflowId, [result], progress);
     hooks.onProgress?.({ phase: 'repair groups', done: ++done });
   }
 }
 
-async function repairGroup(pass: RepairPass, planned: ReconciliationItem): Promise<ReconciliationItem> {
+async function repairGroup(
+  pass: RepairPass,
+  planned: ReconciliationItem,
+  claimant: string,
+): Promise<ReconciliationItem> {
   const { services, view, progress } = pass;
   const { store, groups, links } = services;
   const { app } = view;
@@ -66,7 +82,7 @@ async function repairGroup(pass: RepairPass, planned: ReconciliationItem): Promi
     const createdMeanwhile = await links.forgetGone(key, planned.remoteId);
     if (createdMeanwhile) return { ...planned, state: 'done', remoteId: createdMeanwhile };
     const { linked, adopted } = await createOrAdopt(
-      counted(progress, 'write', () => groups.createAndLink(app.id, key.localId)),
+      counted(progress, 'write', () => groups.createAndLink(app.id, key.localId, claimant)),
       // The look-up, and the read of the adopted group's members.
       counted(progress, 'read', () => groups.findAndLink(app.id, key.localId), 2),
     );
@@ -84,7 +100,7 @@ async function repairGroup(pass: RepairPass, planned: ReconciliationItem): Promi
     if ((await unlessGone(() => rename(pass, remoteId, group, snapshot.members))) === 'gone') {
       // Deleted in the app since the page was read: create it anew.
       const detail = 're-create: gone from the app';
-      return repairGroup(pass, { ...planned, action: 'create', remote: null, detail });
+      return repairGroup(pass, { ...planned, action: 'create', remote: null, detail }, claimant);
     }
     await links.synced(key, remoteId, { displayName: group.displayName });
     return { ...planned, state: 'done' };

@@ -2,9 +2,10 @@ import type { ReconciliationItem } from '../../directory/store';
 import { replacementUser, userPatchOperations } from '../../scim/diff';
 import type { PatchOperation, ScimUser, ScimUserPayload } from '../../scim/schemas';
 import { runLimited } from '../concurrency';
+import { CreationInProgressError } from '../errors';
 import { userKey } from '../links';
 import { createOrAdopt, refusedForGood, unlessGone, updateRemoteUser } from '../remoteWrites';
-import { deferred, noted } from './items';
+import { deferred, deferredToCreator, noted } from './items';
 import { counted, type RepairPass } from './types';
 
 /** Writes in flight at once while repairing. */
@@ -15,9 +16,10 @@ const CHUNK = 256;
 /**
  * Creates (or adopts), updates and deprovisions the users the comparison planned, `RECONCILE_CONCURRENCY` at a
  * time, in chunks checkpointed with their outcomes. A retryable failure lets the writes in flight finish, saves
- * them, and ends the activity; the items it did not reach are still planned for the retry.
+ * them, and ends the activity; the items it did not reach are still planned for the retry. Users are created under
+ * `claimant`'s creation claims; one that another path is creating is deferred to it.
  */
-export async function repairUsers(pass: RepairPass): Promise<void> {
+export async function repairUsers(pass: RepairPass, claimant: string): Promise<void> {
   const { services, run, view, hooks, progress } = pass;
   let done = 0;
   for (;;) {
@@ -29,7 +31,7 @@ export async function repairUsers(pass: RepairPass): Promise<void> {
     if (chunk.length === 0) return;
     const { results, failure } = await runLimited(chunk, RECONCILE_CONCURRENCY, (planned) =>
       // The desired state as read when this activity started; in scope means it has one.
-      repairUser(pass, planned, view.desired.get(planned.localId as string)),
+      repairUser(pass, planned, view.desired.get(planned.localId as string), claimant),
     );
     const settled = results.map((result, index) => result ?? chunk[index]);
     await services.store.saveReconciliationItems(run.workflowId, settled, progress);
@@ -43,6 +45,7 @@ async function repairUser(
   pass: RepairPass,
   planned: ReconciliationItem,
   desired: ScimUserPayload | undefined,
+  claimant: string,
 ): Promise<ReconciliationItem> {
   const { store, links } = pass.services;
   const key = userKey(pass.view.app.id, planned.localId as string);
@@ -50,9 +53,9 @@ async function repairUser(
   try {
     switch (planned.action) {
       case 'create':
-        return await createUser(pass, planned, desired);
+        return await createUser(pass, planned, desired, claimant);
       case 'update':
-        return await updateUser(pass, planned, desired);
+        return await updateUser(pass, planned, desired, claimant);
       case 'deprovision':
         return await deprovisionUser(pass, planned, desired);
       default: {
@@ -64,6 +67,7 @@ async function repairUser(
       }
     }
   } catch (error) {
+    if (error instanceof CreationInProgressError) return deferredToCreator(planned, error);
     if (!refusedForGood(error)) throw error;
     await links.failed(key, error.message);
     return { ...planned, state: 'error', error: error.message };
@@ -74,6 +78,7 @@ async function createUser(
   pass: RepairPass,
   planned: ReconciliationItem,
   desired: ScimUserPayload | undefined,
+  claimant: string,
 ): Promise<ReconciliationItem> {
   const { services, view, progress } = pass;
   const { users, links } = services;
@@ -94,7 +99,7 @@ async function createUser(
   const createdMeanwhile = await links.forgetGone(key, planned.remoteId);
   if (createdMeanwhile) return { ...planned, state: 'done', remoteId: createdMeanwhile };
   const { linked, adopted } = await createOrAdopt(
-    counted(progress, 'write', () => users.create(view.target, key.localId, desired)),
+    counted(progress, 'write', () => users.create(view.target, key.localId, desired, claimant)),
     counted(progress, 'read', () => users.findAndLink(key.appId, key.localId)),
   );
   if (!adopted) return { ...planned, state: 'done', remoteId: linked.remoteId };
@@ -112,6 +117,7 @@ async function updateUser(
   pass: RepairPass,
   planned: ReconciliationItem,
   desired: ScimUserPayload | undefined,
+  claimant: string,
 ): Promise<ReconciliationItem> {
   const { services, view } = pass;
   const remote = planned.remote as ScimUser;
@@ -121,7 +127,7 @@ async function updateUser(
   if ((await unlessGone(() => writeUser(pass, remote, operations, desired))) === 'gone') {
     // Deleted in the app since the page was read: create it anew.
     const detail = 're-create: gone from the app';
-    return createUser(pass, { ...planned, action: 'create', remote: null, detail }, desired);
+    return createUser(pass, { ...planned, action: 'create', remote: null, detail }, desired, claimant);
   }
   const written = replacementUser(remote, desired, view.selection);
   await services.links.synced(userKey(view.app.id, planned.localId as string), remote.id, written);

@@ -1,0 +1,172 @@
+import { appInputSchema } from '../../../src/directory/model';
+import { SqliteDirectoryStore } from '../../../src/directory/sqlite/sqliteStore';
+import type { DirectoryStore, LinkKey } from '../../../src/directory/store';
+import { CreationInProgressError } from '../../../src/provisioning/errors';
+import { Links, userKey } from '../../../src/provisioning/links';
+import { ScimError } from '../../../src/scim/errors';
+
+const MINUTE = 60_000;
+
+describe('creation claims: one creator per directory object and app, in the store', () => {
+  let store: DirectoryStore;
+  let alice: LinkKey;
+  beforeEach(async () => {
+    store = await SqliteDirectoryStore.open(':memory:');
+    const app = await store.createApp(
+      appInputSchema.parse({
+        name: 'Acme',
+        baseUrl: 'https://acme.example.com/scim/v2',
+        auth: { type: 'bearer', token: 't' },
+      }),
+    );
+    alice = userKey(app.id, 'alice');
+  });
+  afterEach(() => store.close());
+
+  test('given nobody has claimed Alice, when the intent claims her, then it may create her without looking first; the group provisioning that asks next is told who holds her and until when', async () => {
+    const claim = await store.claimCreation(alice, 'provisionUser/1', MINUTE);
+    const other = await store.claimCreation(alice, 'createGroup/3', MINUTE);
+
+    expect(claim).toEqual({ outcome: 'claimed', lookFirst: false });
+    expect(other).toMatchObject({ outcome: 'busy', claimant: 'provisionUser/1' });
+    const expiresAt = Date.parse((other as { expiresAt: string }).expiresAt);
+    expect(expiresAt).toBeGreaterThan(Date.now() + MINUTE - 5_000);
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + MINUTE);
+  });
+
+  test('given the intent claimed Alice, when its retry claims her again, then it takes its claim over at once and looks her up first (its POST may have landed)', async () => {
+    await store.claimCreation(alice, 'provisionUser/1', MINUTE);
+
+    expect(await store.claimCreation(alice, 'provisionUser/1', MINUTE)).toEqual({
+      outcome: 'claimed',
+      lookFirst: true,
+    });
+    expect(await store.claimCreation(alice, 'createGroup/3', MINUTE)).toMatchObject({ outcome: 'busy' });
+  });
+
+  test('given a claim on Alice that has expired, when another claims her, then it takes the claim and looks her up first', async () => {
+    await store.claimCreation(alice, 'provisionUser/1', 0);
+
+    expect(await store.claimCreation(alice, 'createGroup/3', MINUTE)).toEqual({
+      outcome: 'claimed',
+      lookFirst: true,
+    });
+    expect(await store.claimCreation(alice, 'provisionUser/1', MINUTE)).toMatchObject({
+      outcome: 'busy',
+      claimant: 'createGroup/3',
+    });
+  });
+
+  test('given the holder linked Alice (with or without releasing its claim), when another claims her, then it is told her remote id and creates nothing', async () => {
+    await store.claimCreation(alice, 'provisionUser/1', MINUTE);
+    await store.saveLink({ ...alice, remoteId: 'remote-alice', lastPushed: null, status: 'synced' });
+
+    expect(await store.claimCreation(alice, 'createGroup/3', MINUTE)).toEqual({
+      outcome: 'linked',
+      remoteId: 'remote-alice',
+    });
+    await store.releaseCreationClaim(alice, 'provisionUser/1');
+    expect(await store.claimCreation(alice, 'createGroup/3', MINUTE)).toEqual({
+      outcome: 'linked',
+      remoteId: 'remote-alice',
+    });
+  });
+
+  test('given a link without a remote id (a failed create), when Alice is claimed, then she is to be created', async () => {
+    await store.saveLink({ ...alice, remoteId: null, status: 'failed', lastError: 'refused' });
+
+    expect(await store.claimCreation(alice, 'provisionUser/1', MINUTE)).toEqual({
+      outcome: 'claimed',
+      lookFirst: false,
+    });
+  });
+
+  test('given the intent holds Alice, when another claimant releases her, then the claim stays; when the holder releases her, then the next claimant has her, without looking first', async () => {
+    await store.claimCreation(alice, 'provisionUser/1', MINUTE);
+
+    await store.releaseCreationClaim(alice, 'createGroup/3');
+    expect(await store.claimCreation(alice, 'createGroup/3', MINUTE)).toMatchObject({ outcome: 'busy' });
+
+    await store.releaseCreationClaim(alice, 'provisionUser/1');
+    expect(await store.claimCreation(alice, 'createGroup/3', MINUTE)).toEqual({
+      outcome: 'claimed',
+      lookFirst: false,
+    });
+  });
+
+  test('given twenty claimants at once, then exactly one holds Alice', async () => {
+    const claims = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => store.claimCreation(alice, `claimant/${i}`, MINUTE)),
+    );
+
+    expect(claims.filter((claim) => claim.outcome === 'claimed')).toHaveLength(1);
+    expect(claims.filter((claim) => claim.outcome === 'busy')).toHaveLength(19);
+  });
+
+  describe('creating under a claim (Links.createOnce)', () => {
+    const steps = (calls: string[], outcome: { found?: string; fail?: Error } = {}) => ({
+      linked: (remoteId: string) => {
+        calls.push('linked');
+        return remoteId;
+      },
+      find: async () => {
+        calls.push('find');
+        return outcome.found ?? null;
+      },
+      create: async () => {
+        calls.push('POST');
+        if (outcome.fail) throw outcome.fail;
+        await store.saveLink({ ...alice, remoteId: 'remote-alice', lastPushed: null, status: 'synced' });
+        return 'remote-alice';
+      },
+    });
+
+    test('given nobody holds Alice, when she is created, then she is POSTed and linked, and the claim is let go', async () => {
+      const calls: string[] = [];
+
+      expect(await new Links(store).createOnce(alice, 'provisionUser/1', steps(calls))).toBe('remote-alice');
+      expect(calls).toEqual(['POST']);
+      expect(await store.claimCreation(alice, 'createGroup/3', MINUTE)).toEqual({
+        outcome: 'linked',
+        remoteId: 'remote-alice',
+      });
+    });
+
+    test('given another holds Alice, when she is created, then nothing is sent and the creation is in progress (retryable)', async () => {
+      await store.claimCreation(alice, 'createGroup/3', MINUTE);
+      const calls: string[] = [];
+
+      const creating = new Links(store).createOnce(alice, 'provisionUser/1', steps(calls));
+
+      await expect(creating).rejects.toBeInstanceOf(CreationInProgressError);
+      await expect(creating).rejects.toThrow(/User alice is being created in app .* by createGroup\/3/);
+      expect(calls).toEqual([]);
+    });
+
+    test('given an earlier attempt whose POST timed out, when the retry creates Alice, then it finds her and sends no second POST', async () => {
+      const links = new Links(store);
+      const timeout = new ScimError('transient', 'POST /Users failed: ECONNABORTED');
+      await expect(links.createOnce(alice, 'provisionUser/1', steps([], { fail: timeout }))).rejects.toBe(
+        timeout,
+      );
+      const calls: string[] = [];
+
+      expect(
+        await links.createOnce(alice, 'provisionUser/1', steps(calls, { found: 'remote-alice-1' })),
+      ).toBe('remote-alice-1');
+      expect(calls).toEqual(['find']);
+    });
+
+    test('given the target refuses Alice for good (400), then the claim is let go: the next creator need not look first', async () => {
+      const refused = new ScimError('rejected', 'POST /Users answered 400', { status: 400 });
+      await expect(
+        new Links(store).createOnce(alice, 'provisionUser/1', steps([], { fail: refused })),
+      ).rejects.toBe(refused);
+
+      expect(await store.claimCreation(alice, 'createGroup/3', MINUTE)).toEqual({
+        outcome: 'claimed',
+        lookFirst: false,
+      });
+    });
+  });
+});
