@@ -65,11 +65,9 @@ describe('the intent outbox', () => {
       const { group } = await h2.appWithAssignedGroup();
       const users = [];
       for (let i = 0; i < 60; i++) users.push(await h2.createUser(`bulk-${i}@example.com`));
-      const answer = await h2.ok<{ operations: { workflowId: string; intent: string; status: string }[] }>(
-        'PATCH',
-        `/api/groups/${group.id}`,
-        { memberIds: users.map((user) => user.id) },
-      );
+      const answer = await h2.ok<{
+        operations: { workflowId: string; appId: string; intent: string; status: string }[];
+      }>('PATCH', `/api/groups/${group.id}`, { memberIds: users.map((user) => user.id) });
       expect(answer.operations).toHaveLength(60);
       expect(answer.operations.every((op) => op.intent === 'provisionUser' && op.status === 'queued')).toBe(
         true,

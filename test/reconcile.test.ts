@@ -161,7 +161,10 @@ describe('reconcileApp: the app brought back in line with the directory', () => 
   });
 
   it('the deletion safeguard stops a run that would deprovision too many users, and confirmDeletions lets it proceed', async () => {
-    const { app, users, eng } = await provisionedApp('guard', ['gil', 'gus', 'gwen']);
+    // One deletion goes through unconfirmed, however small the app.
+    const { app, users, eng } = await provisionedApp('guard', ['gil', 'gus', 'gwen'], {
+      reconcile: { deletionThreshold: { minimum: 1 } },
+    });
     // Two users leave Eng without their intents (lost events): 2 of the app's 4 users would be deactivated.
     await h.store.removeGroupMember(eng.id, users[0].id);
     await h.store.removeGroupMember(eng.id, users[1].id);
@@ -170,7 +173,16 @@ describe('reconcileApp: the app brought back in line with the directory', () => 
     const stopped = await reconcile(app.id);
 
     expect(stopped.status).toBe('needs-confirmation');
-    expect(stopped.deletionSafeguard).toEqual({ wouldDeprovision: 2, appUsers: 4, limit: 0, exceeded: true });
+    expect(stopped.deletionSafeguard).toEqual({
+      wouldDeprovision: 2,
+      wouldDeleteGroups: 0,
+      // Their removals from Eng come with their deprovisioning: not counted twice.
+      wouldRemoveMemberships: 0,
+      total: 2,
+      appUsers: 4,
+      limit: 1,
+      exceeded: true,
+    });
     expect(stopped.counts.deprovisioned).toBe(2);
     expect(h.scim.requests.slice(before).filter((r) => r.method !== 'GET')).toEqual([]);
     expect(h.remoteUser(users[0].userName)?.active).toBe(true);
@@ -189,14 +201,16 @@ describe('reconcileApp: the app brought back in line with the directory', () => 
   });
 
   it('a threshold raised on the app lets the same kind of run go ahead; a PATCH keeps the settings it does not name', async () => {
-    const { app, users, eng } = await provisionedApp('threshold', ['tia', 'tom', 'ted']);
+    const { app, users, eng } = await provisionedApp('threshold', ['tia', 'tom', 'ted'], {
+      reconcile: { deletionThreshold: { minimum: 0 } },
+    });
     const patched = await h.ok<{ reconcile: Record<string, unknown> }>('PATCH', `/api/apps/${app.id}`, {
       reconcile: { deletionThreshold: { percent: 50 } },
     });
     expect(patched.reconcile).toEqual({
       intervalMinutes: 60,
       pageSize: 100,
-      deletionThreshold: { percent: 50, count: 500 },
+      deletionThreshold: { percent: 50, count: 500, minimum: 0 },
     });
     await h.store.removeGroupMember(eng.id, users[0].id);
 
@@ -205,6 +219,67 @@ describe('reconcileApp: the app brought back in line with the directory', () => 
     expect(report.status).toBe('completed');
     expect(report.deletionSafeguard).toMatchObject({ wouldDeprovision: 1, limit: 2, exceeded: false });
     expect(h.remoteUser(users[0].userName)?.active).toBe(false);
+  });
+
+  it('given a small app with the default threshold, then a single leaver is deprovisioned without confirmation', async () => {
+    const { app, users, eng } = await provisionedApp('small', ['sam', 'sia', 'sol']);
+    await h.store.removeGroupMember(eng.id, users[0].id);
+
+    const report = await reconcile(app.id);
+
+    // 1 of 4 users is 25 %, but the minimum (5) lets it through: one leaver is not a mass deletion.
+    expect(report.status).toBe('completed');
+    expect(report.deletionSafeguard).toMatchObject({
+      wouldDeprovision: 1,
+      total: 1,
+      limit: 5,
+      exceeded: false,
+    });
+    expect(h.remoteUser(users[0].userName)?.active).toBe(false);
+  });
+
+  it('given group deletions and membership removals alone over the limit, then the run stops and writes nothing, and confirmDeletions lets it proceed', async () => {
+    const { app, users, carol } = await provisionedApp('groups', ['gia', 'gus'], {
+      reconcile: { deletionThreshold: { minimum: 1 } },
+    });
+    const [gia, gus] = users;
+    const leads = await h.ok<{ id: string }>('POST', '/api/groups', {
+      displayName: 'Leads groups',
+      memberIds: [gia.id],
+    });
+    await h.change('PUT', `/api/apps/${app.id}/groups/${leads.id}`);
+    const [remoteGia, remoteGus, remoteCarol] = [gia, gus, carol].map((u) => h.remoteUser(u.userName)!.id);
+    // Gia and gus were added to the app's Ops by hand; Leads was unassigned without its intent (a lost event).
+    // Nobody leaves the app: gia and gus stay through Eng.
+    h.scim.updateGroupDirectly(h.remoteGroup('Ops groups')!.id, {
+      members: [{ value: remoteCarol }, { value: remoteGia }, { value: remoteGus }],
+    });
+    await h.store.unassignGroup(app.id, leads.id);
+    const before = h.scim.requests.length;
+
+    const stopped = await reconcile(app.id);
+
+    expect(stopped.status).toBe('needs-confirmation');
+    expect(stopped.deletionSafeguard).toEqual({
+      wouldDeprovision: 0,
+      wouldDeleteGroups: 1,
+      wouldRemoveMemberships: 2,
+      total: 3,
+      appUsers: 3,
+      limit: 1,
+      exceeded: true,
+    });
+    expect(h.writesSince(before)).toEqual([]);
+    expect(h.remoteGroup('Leads groups')).toBeDefined();
+    expect(remoteMembers('Ops groups')).toEqual([remoteCarol, remoteGia, remoteGus].sort());
+
+    const confirmed = await reconcile(app.id, { confirmDeletions: true });
+
+    expect(confirmed.status).toBe('completed');
+    expect(confirmed.counts).toMatchObject({ deprovisioned: 1, membershipsFixed: 2, errors: 0 });
+    expect(h.remoteGroup('Leads groups')).toBeUndefined();
+    expect(remoteMembers('Ops groups')).toEqual([remoteCarol]);
+    expect(h.remoteUser(gia.userName)?.active).toBe(true);
   });
 
   it('a user in scope whose link was lost is adopted by its match attribute, not created twice', async () => {

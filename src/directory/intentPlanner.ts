@@ -152,6 +152,7 @@ export class PendingChange {
     }
 
     const deletions = new Map<string, DeletionTally>();
+    const membershipsLeft: { appId: string; userId: string }[] = [];
     const tallyOf = (appId: string) => {
       const tally = deletions.get(appId) ?? { users: 0, groups: 0, memberships: 0 };
       deletions.set(appId, tally);
@@ -165,9 +166,7 @@ export class PendingChange {
         if ([...joined, ...left].some((userId) => !entering.has(`${appId} ${userId}`))) {
           await groupIntent('syncGroupMembership', app, groupId);
         }
-        // A member who leaves the app altogether is counted once, as a deprovisioned user.
-        const staying = left.filter((userId) => scopeAfter.get(userId)?.has(appId));
-        if (staying.length > 0) tallyOf(appId).memberships += staying.length;
+        membershipsLeft.push(...left.map((userId) => ({ appId, userId })));
       }
     }
     for (const groupId of change.renamedGroupIds ?? []) {
@@ -180,9 +179,17 @@ export class PendingChange {
       const app = apps.get(appId);
       if (app?.provisioning.deleteGroups) await groupIntent('deleteGroup', app, groupId);
     }
+    const deprovisioned = new Set<string>();
     for (const request of requests) {
-      if (request.intent === 'deprovisionUser') tallyOf(request.input.appId).users++;
+      if (request.intent === 'deprovisionUser') {
+        tallyOf(request.input.appId).users++;
+        deprovisioned.add(`${request.input.appId} ${request.input.userId}`);
+      }
       if (request.intent === 'deleteGroup') tallyOf(request.input.appId).groups++;
+    }
+    // A member the change deprovisions is counted once, as a user, not again for each group it leaves.
+    for (const { appId, userId } of membershipsLeft) {
+      if (!deprovisioned.has(`${appId} ${userId}`)) tallyOf(appId).memberships++;
     }
     return { intents: requests, deletions };
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_DELETION_MINIMUM } from './deletionGuard';
 
 /**
  * The directory's records and the API's input shapes, in one place: the API validates with these schemas, the
@@ -113,8 +114,9 @@ export const deprovisionModeSchema = z.enum(['deactivate', 'delete']);
 export const userMatchAttributeSchema = z.enum(['userName', 'externalId', 'email']);
 
 /**
- * Scheduled reconciliation per app: how often it runs, how many resources a list page asks for, and when a run
- * that would deprovision many users stops and asks for confirmation instead (Entra's accidental-deletion guard).
+ * Scheduled reconciliation per app: how often it runs, how many resources a list page asks for, and how many
+ * deletions one change may make before it stops and asks for confirmation instead (Entra's accidental-deletion
+ * guard; `deletionLimit` in deletionGuard.ts, applied alike to a reconciliation run and to an API change).
  */
 const reconcileFields = {
   /** Minutes between scheduled runs; the app's Temporal Schedule `reconcile:<appId>` follows it. */
@@ -122,23 +124,35 @@ const reconcileFields = {
   /** `count` of each `GET /Users` and `GET /Groups` page (RFC 7644 §3.4.2.4). */
   pageSize: z.number().int().min(1).max(1000),
 };
+/**
+ * A deletion is a user deprovisioned, a group deleted, or a membership removed (but for a user the same change
+ * deprovisions: a leaver counts once).
+ * The limit is `min(count, max(⌊percent % × the app's users⌋, minimum))`.
+ */
 const deletionThresholdFields = {
-  /** Stop when a run would deprovision more than this share (%) of the app's users… */
+  /** Ask for confirmation when a change would make more deletions than this share (%) of the app's users… */
   percent: z.number().min(0).max(100),
-  /** …or more than this many users. */
+  /** …or more than this many, whatever the app's size. */
   count: z.number().int().min(0),
+  /**
+   * At most this many deletions never need confirmation, however small the app (one leaver of five users is
+   * 20 %, not a mass deletion); `count` still caps it.
+   */
+  minimum: z.number().int().min(0),
 };
+const defaultDeletionThreshold = { percent: 10, count: 500, minimum: DEFAULT_DELETION_MINIMUM };
 export const reconcileSettingsSchema = z
   .object({
     intervalMinutes: reconcileFields.intervalMinutes.default(60),
     pageSize: reconcileFields.pageSize.default(100),
     deletionThreshold: z
       .object({
-        percent: deletionThresholdFields.percent.default(10),
-        count: deletionThresholdFields.count.default(500),
+        percent: deletionThresholdFields.percent.default(defaultDeletionThreshold.percent),
+        count: deletionThresholdFields.count.default(defaultDeletionThreshold.count),
+        minimum: deletionThresholdFields.minimum.default(defaultDeletionThreshold.minimum),
       })
       .strict()
-      .default({ percent: 10, count: 500 }),
+      .default(defaultDeletionThreshold),
   })
   .strict();
 export type ReconcileSettings = z.infer<typeof reconcileSettingsSchema>;
@@ -332,11 +346,19 @@ export interface ReconciliationReport {
   objects: Partial<Record<ReconciliationCategory, ReconciledObject[]>>;
   /** Categories whose object list was cut at 1000 (their count is complete). */
   truncated: ReconciliationCategory[];
-  /** The deletion safeguard: how many users the run would deprovision against the app's threshold. */
+  /** The deletion safeguard: the deletions the run would make, against the app's threshold. */
   deletionSafeguard: {
+    /** Users to deprovision (deactivate or delete). */
     wouldDeprovision: number;
+    /** Groups to delete from the app. */
+    wouldDeleteGroups: number;
+    /** Members to remove from the app's groups, but for users the run deprovisions (counted once, above). */
+    wouldRemoveMemberships: number;
+    /** The three together: what is held against `limit`. */
+    total: number;
+    /** Users of the app that scimflow manages. */
     appUsers: number;
-    /** The largest number of users a run may deprovision without confirmation. */
+    /** The most deletions a run may make without confirmation (`deletionLimit`). */
     limit: number;
     exceeded: boolean;
   } | null;

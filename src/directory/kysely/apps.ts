@@ -1,15 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { DirectoryApp } from '../model';
-import { mergeReconcileSettings } from '../model';
+import { mergeReconcileSettings, reconcileSettingsSchema } from '../model';
 import type { AppStore } from '../store';
 import { assertExist, deleted, now, slices } from './conventions';
 import { type Db, inTransaction, type Tables } from './tables';
 
-/** An app is kept as its settings (JSON) and, apart, its credentials (`auth`, JSON). */
+/**
+ * An app is kept as its settings (JSON) and, apart, its credentials (`auth`, JSON). `reconcile` is read through its
+ * schema, so settings stored before one of its fields existed (`deletionThreshold.minimum`) read its default, as a
+ * new app would, without a migration.
+ */
 function toApp(row: Tables['apps']): DirectoryApp {
+  const settings = JSON.parse(row.settings);
   return {
     id: row.id,
-    ...JSON.parse(row.settings),
+    ...settings,
+    reconcile: reconcileSettingsSchema.parse(settings.reconcile ?? {}),
     auth: JSON.parse(row.auth),
     createdAt: row.created_at,
     updatedAt: row.updated_at,

@@ -3,7 +3,7 @@ import type { DirectoryStore, ReconciliationItem } from '../../directory/store';
 import type { ScimGroup } from '../../scim/schemas';
 import { remoteMemberIds } from '../remoteWrites';
 import { deferredDetail, type GroupSnapshot, item, membersKeyPrefix } from './items';
-import type { BusyResources, Progress } from './types';
+import type { BusyResources, DeletionCounting, Progress } from './types';
 import { type DirectoryView, membershipDifference } from './view';
 
 /**
@@ -18,6 +18,7 @@ export async function classifyGroup(
   claimed: Set<string>,
   busy: BusyResources,
   progress: Progress,
+  deletions: DeletionCounting,
 ): Promise<ReconciliationItem[]> {
   const { app } = view;
   let localId = view.groupByRemoteId.get(remote.id);
@@ -47,6 +48,7 @@ export async function classifyGroup(
       const detail = 'not assigned; deleteGroups is off';
       return [item('Group', remote.id, { ...base, action: 'skipped', detail })];
     }
+    deletions.tally.wouldDeleteGroups++;
     return [item('Group', remote.id, { ...base, action: 'deprovision', detail: 'delete' })];
   }
   if (adopted && !app.provisioning.createGroups) {
@@ -76,7 +78,7 @@ export async function classifyGroup(
       remote: snapshot,
     });
   }
-  return [groupItem, ...membershipPlan(view, group, remote.id, members)];
+  return [groupItem, ...membershipPlan(view, group, remote.id, members, deletions)];
 }
 
 /**
@@ -102,13 +104,15 @@ async function membersHeld(
 
 /**
  * The membership changes a group needs, one item per member: add the linked directory members, remove managed
- * users who are not.
+ * users who are not. Removals are counted for the deletion safeguard, but for users the run deprovisions: those
+ * are counted once, as users.
  */
 export function membershipPlan(
   view: DirectoryView,
   group: DirectoryGroup,
   groupRemoteId: string | null,
   remoteMemberIds: string[],
+  deletions: DeletionCounting,
 ): ReconciliationItem[] {
   const { adds, removes } = membershipDifference(group, remoteMemberIds, view.userLinks, view.userByRemoteId);
   if (adds.length + removes.length === 0) return [];
@@ -117,6 +121,7 @@ export function membershipPlan(
     const detail = `members differ (+${adds.length} −${removes.length}); groupMembership is off`;
     return [item('Group', `members:${group.id}`, { ...base, action: 'skipped', detail })];
   }
+  deletions.tally.wouldRemoveMemberships += removes.filter((id) => !deletions.leaving.has(id)).length;
   const label = (remoteUserId: string) => {
     const localId = view.userByRemoteId.get(remoteUserId) as string;
     return (

@@ -1,3 +1,4 @@
+import { deletionLimit, totalDeletions } from '../../directory/deletionGuard';
 import type { DirectoryApp, RemoteLink } from '../../directory/model';
 import type { ReconciliationItem } from '../../directory/store';
 import type { ScimGroup, ScimUser } from '../../scim/schemas';
@@ -7,6 +8,7 @@ import { deferredDetail, isMembershipKey, item, localKey, runItems } from './ite
 import {
   type BusyResources,
   type Comparison,
+  type DeletionCounting,
   type DeletionSafeguard,
   type Progress,
   progressOf,
@@ -30,11 +32,18 @@ export async function compare(
   const progress = progressOf(await store.beginReconciliation(run));
   const view = await loadView(services, run.appId);
   const { pageSize } = view.app.reconcile;
-  // Directory records already paired with a remote object in this run (pages read before a retry).
+  // Directory records already paired with a remote object in this run (pages read before a retry), and the users
+  // it would deprovision.
   const claimed = { User: new Set<string>(), Group: new Set<string>() };
+  const deletions = { tally: progress.tally, leaving: new Set<string>() };
+  const noteLeaving = (planned: ReconciliationItem) => {
+    if (planned.resourceType === 'User' && planned.action === 'deprovision' && planned.remoteId)
+      deletions.leaving.add(planned.remoteId);
+  };
   for await (const existing of runItems(store, run.workflowId, {})) {
     if (existing.localId && !isMembershipKey(existing.key))
       claimed[existing.resourceType].add(existing.localId);
+    noteLeaving(existing);
   }
 
   /** One walk through the app's list pages from the stored position; each page saved with the position after it. */
@@ -60,21 +69,25 @@ export async function compare(
     }
   };
   if (progress.compare.phase === 'users') {
-    await comparePages('Users', 'groups', async (users) =>
-      users.map((remote) => classifyUser(view, remote, claimed.User, hooks.busy, progress)),
-    );
+    await comparePages('Users', 'groups', async (users) => {
+      const items = users.map((remote) => classifyUser(view, remote, claimed.User, hooks.busy, progress));
+      items.forEach(noteLeaving);
+      return items;
+    });
   }
   if (progress.compare.phase === 'groups') {
     await comparePages('Groups', 'missing', async (groups) => {
       const items: ReconciliationItem[] = [];
       for (const remote of groups) {
-        items.push(...(await classifyGroup(store, view, remote, claimed.Group, hooks.busy, progress)));
+        items.push(
+          ...(await classifyGroup(store, view, remote, claimed.Group, hooks.busy, progress, deletions)),
+        );
       }
       return items;
     });
   }
   if (progress.compare.phase === 'missing') {
-    const items = missing(view, claimed, hooks.busy);
+    const items = missing(view, claimed, hooks.busy, deletions);
     progress.compare = { phase: 'done', startIndex: 1 };
     progress.safeguard = safeguardOf(view.app, progress.tally);
     await store.saveReconciliationItems(run.workflowId, items, progress);
@@ -91,6 +104,7 @@ function missing(
   view: DirectoryView,
   claimed: { User: Set<string>; Group: Set<string> },
   busy: BusyResources,
+  deletions: DeletionCounting,
 ): ReconciliationItem[] {
   const { provisioning } = view.app;
   const items: ReconciliationItem[] = [];
@@ -133,19 +147,30 @@ function missing(
       'createGroups',
     );
     items.push({ ...groupItem, remote: { displayName: null, members: [] } });
-    if (groupItem.action === 'create') items.push(...membershipPlan(view, group, null, []));
+    if (groupItem.action === 'create') items.push(...membershipPlan(view, group, null, [], deletions));
   }
   return items;
 }
 
-/** Whether the run would deprovision more of the app's users than its threshold lets it without confirmation. */
+/**
+ * Whether the run would make more deletions — users deprovisioned, groups deleted, members removed (a leaver's
+ * removals come with its deprovisioning) — than the app's threshold lets a change make without confirmation: the
+ * same limit as the API's.
+ */
 function safeguardOf(app: DirectoryApp, tally: Progress['tally']): DeletionSafeguard {
-  const { percent, count } = app.reconcile.deletionThreshold;
-  const limit = Math.min(count, Math.floor((tally.appUsers * percent) / 100));
+  const total = totalDeletions({
+    users: tally.wouldDeprovision,
+    groups: tally.wouldDeleteGroups,
+    memberships: tally.wouldRemoveMemberships,
+  });
+  const limit = deletionLimit(app.reconcile.deletionThreshold, tally.appUsers);
   return {
     wouldDeprovision: tally.wouldDeprovision,
+    wouldDeleteGroups: tally.wouldDeleteGroups,
+    wouldRemoveMemberships: tally.wouldRemoveMemberships,
+    total,
     appUsers: tally.appUsers,
     limit,
-    exceeded: tally.wouldDeprovision > limit,
+    exceeded: total > limit,
   };
 }

@@ -27,6 +27,11 @@ export interface RunHooks {
 }
 
 export type DeletionSafeguard = NonNullable<ReconciliationReport['deletionSafeguard']>;
+/** The deletions a run would make, named as its report names them (a `DeletionTally`). */
+export type DeletionCounts = Pick<
+  DeletionSafeguard,
+  'wouldDeprovision' | 'wouldDeleteGroups' | 'wouldRemoveMemberships'
+>;
 
 /** What the comparison found: the safeguard, and how many repairs (writes or link updates) it planned. */
 export interface Comparison {
@@ -38,7 +43,8 @@ export interface Comparison {
 export interface Progress {
   compare: { phase: 'users' | 'groups' | 'missing' | 'done'; startIndex: number };
   repair: { phase: 'users' | 'groups' | 'members' | 'done'; afterKey: string };
-  tally: { appUsers: number; wouldDeprovision: number };
+  /** What the pages read so far hold: the app's managed users, and the deletions the run would make. */
+  tally: DeletionCounts & { appUsers: number };
   requests: ReconciliationReport['requests'];
   safeguard: DeletionSafeguard | null;
 }
@@ -48,10 +54,24 @@ export function progressOf(record: ReconciliationRecord): Progress {
   return {
     compare: stored.compare ?? { phase: 'users', startIndex: 1 },
     repair: stored.repair ?? { phase: 'users', afterKey: '' },
-    tally: stored.tally ?? { appUsers: 0, wouldDeprovision: 0 },
+    // A position stored before groups and memberships were counted reads them as none so far.
+    tally: {
+      appUsers: 0,
+      wouldDeprovision: 0,
+      wouldDeleteGroups: 0,
+      wouldRemoveMemberships: 0,
+      ...stored.tally,
+    },
     requests: stored.requests ?? { list: 0, read: 0, write: 0 },
     safeguard: stored.safeguard ?? null,
   };
+}
+
+/** Where the compare pass counts the deletions it plans, for the safeguard. */
+export interface DeletionCounting {
+  tally: Progress['tally'];
+  /** Remote ids of the users the run would deprovision: their removals from groups come with that, counted once. */
+  leaving: ReadonlySet<string>;
 }
 
 /** `call`, counted in the run's requests (`requests` of that kind) each time it is made. */

@@ -181,7 +181,15 @@ describe('Reconciliation.compare: what each object of the app needs', () => {
     expect(actions(items)).toEqual(['alice: unchanged (noted)', 'Eng: unchanged (noted)']);
     expect(comparison).toEqual({
       planned: 0,
-      safeguard: { wouldDeprovision: 0, appUsers: 1, limit: 0, exceeded: false },
+      safeguard: {
+        wouldDeprovision: 0,
+        wouldDeleteGroups: 0,
+        wouldRemoveMemberships: 0,
+        total: 0,
+        appUsers: 1,
+        limit: 5,
+        exceeded: false,
+      },
     });
     expect(remote.calls).toEqual(['GET /Users?startIndex=1', 'GET /Groups?startIndex=1']);
   });
@@ -215,7 +223,7 @@ describe('Reconciliation.compare: what each object of the app needs', () => {
     expect(update?.remote).toMatchObject({ id: 'r-alice', displayName: 'Changed by hand' });
   });
 
-  test('given a linked user who left the scope, then it is to be deprovisioned, and the safeguard counts it', async () => {
+  test('given a linked user who left the scope, then it is to be deprovisioned, and the safeguard counts it within the minimum', async () => {
     const { app } = await acme();
     const carl = await user('carl');
     await provisioned(app.id, carl);
@@ -226,7 +234,8 @@ describe('Reconciliation.compare: what each object of the app needs', () => {
       'carl: deprovision (planned) deactivate',
       'Eng: create (planned) create',
     ]);
-    expect(comparison.safeguard).toEqual({ wouldDeprovision: 1, appUsers: 1, limit: 0, exceeded: true });
+    expect(comparison.safeguard).toMatchObject({ wouldDeprovision: 1, total: 1, appUsers: 1, limit: 5 });
+    expect(comparison.safeguard.exceeded).toBe(false);
   });
 
   test('given a linked user out of scope and already deactivated in the app, then it is unchanged', async () => {
@@ -262,6 +271,58 @@ describe('Reconciliation.compare: what each object of the app needs', () => {
       'Eng: members (planned) remove carol',
     ]);
     expect(actions(items.filter((i) => i.action === 'unmanaged'))).toEqual(['stranger: unmanaged (noted)']);
+  });
+
+  test('given a group to delete, a member to remove who stays in the app and one who leaves it, then the safeguard counts each deletion once', async () => {
+    const { app, eng } = await acme({
+      reconcile: { deletionThreshold: { percent: 10, count: 500, minimum: 2 } },
+    });
+    const [alice, carol, dave] = [await user('alice'), await user('carol'), await user('dave')];
+    const ops = await store.createGroup({ displayName: 'Ops', memberIds: [carol.id] });
+    await store.assignGroup(app.id, ops.id);
+    await store.updateGroup(eng.id, { memberIds: [alice.id] });
+    const [remoteAlice, remoteCarol, remoteDave] = [
+      await provisioned(app.id, alice),
+      await provisioned(app.id, carol),
+      await provisioned(app.id, dave),
+    ];
+    // Carol stays in the app (through Ops); dave leaves it; Old is linked but no longer assigned.
+    await provisionedGroup(app.id, eng.id, 'Eng', [remoteAlice.id, remoteCarol.id, remoteDave.id]);
+    await provisionedGroup(app.id, ops.id, 'Ops', [remoteCarol.id]);
+    const old = await store.createGroup({ displayName: 'Old' });
+    await provisionedGroup(app.id, old.id, 'Old', []);
+
+    const { comparison, items } = await compare(app.id);
+
+    expect(actions(items.filter((i) => i.action === 'deprovision' || i.action === 'members'))).toEqual([
+      'dave: deprovision (planned) deactivate',
+      'Eng: members (planned) remove carol',
+      'Eng: members (planned) remove dave',
+      'Old: deprovision (planned) delete',
+    ]);
+    expect(comparison.safeguard).toEqual({
+      wouldDeprovision: 1,
+      wouldDeleteGroups: 1,
+      // carol's; dave's removal comes with his deprovisioning and is counted there.
+      wouldRemoveMemberships: 1,
+      total: 3,
+      appUsers: 3,
+      limit: 2,
+      exceeded: true,
+    });
+  });
+
+  test('given deleteUsers off, then a user who left the group stays in the app, and their removal from it is counted', async () => {
+    const { app, eng } = await acme({ switches: { deleteUsers: false } });
+    const [alice, carl] = [await user('alice'), await user('carl')];
+    await store.addGroupMember(eng.id, alice.id);
+    const [remoteAlice, remoteCarl] = [await provisioned(app.id, alice), await provisioned(app.id, carl)];
+    await provisionedGroup(app.id, eng.id, 'Eng', [remoteAlice.id, remoteCarl.id]);
+
+    const { comparison, items } = await compare(app.id);
+
+    expect(actions(items)).toContain('carl: skipped (noted) out of scope; deleteUsers is off');
+    expect(comparison.safeguard).toMatchObject({ wouldDeprovision: 0, wouldRemoveMemberships: 1, total: 1 });
   });
 
   test('given objects of the app that no directory record claims, then they are unmanaged and never planned', async () => {
