@@ -49,7 +49,11 @@ describe('the intent outbox', () => {
       'GET',
       `/api/operations/${encodeURIComponent(second[0].workflowId)}`,
     );
-    expect(queued.status).toBe('queued');
+    expect(queued).toMatchObject({ status: 'queued', queuedIn: 'outbox' });
+    // The first one tried and failed: the operation says so.
+    const blocked = await h.ok('GET', `/api/operations/${encodeURIComponent(first[0].workflowId)}`);
+    expect(blocked).toMatchObject({ status: 'queued', queuedIn: 'outbox', deliveryAttempts: 1 });
+    expect(String(blocked.lastDeliveryError)).not.toBe('');
     expect(h.remoteUser('wes@example.com')?.title).toBeUndefined();
 
     expect(await h.dispatcher.deliverPending()).toBe(2);

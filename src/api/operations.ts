@@ -53,6 +53,14 @@ export interface OperationView extends Partial<ActivityRetry> {
   closeTime: string | null;
   result?: IntentResult;
   error?: string;
+  /**
+   * Only while `queued`: `outbox` — recorded, not yet handed to Temporal (it could not be reached, or the background
+   * delivery of a large change has not come to it yet); `lane` — handed to its lane, waiting behind earlier intents.
+   */
+  queuedIn?: 'outbox' | 'lane';
+  /** Only while queued in the outbox after a failed hand-over: how many were tried, and why the last one failed. */
+  deliveryAttempts?: number;
+  lastDeliveryError?: string | null;
   uiUrl: string;
 }
 
@@ -123,7 +131,7 @@ export class OperationQueries {
       return view;
     } catch (error) {
       // Not started yet: the intent waits in its lane behind earlier ones.
-      if (error instanceof WorkflowNotFoundError) return this.viewOf(record, 'queued');
+      if (error instanceof WorkflowNotFoundError) return this.queuedView(record);
       throw error;
     }
   }
@@ -199,6 +207,18 @@ export class OperationQueries {
       closeTime: execution.closeTime?.toISOString() ?? null,
       uiUrl: this.uiUrl(execution.workflowId),
     };
+  }
+
+  private queuedView(record: OperationRecord): OperationView {
+    const view: OperationView = {
+      ...this.viewOf(record, 'queued'),
+      queuedIn: record.dispatchedAt ? 'lane' : 'outbox',
+    };
+    if (!record.dispatchedAt && record.deliveryAttempts > 0) {
+      view.deliveryAttempts = record.deliveryAttempts;
+      view.lastDeliveryError = record.lastDeliveryError;
+    }
+    return view;
   }
 
   private viewOf(record: OperationRecord, status: OperationStatus): OperationView {
