@@ -82,7 +82,7 @@ class Directory {
     return this.describe(
       await change.intentsFor({
         reason: 'user-deleted',
-        membershipChanges: groupIds.map((groupId) => ({ groupId, userIds: [userId] })),
+        membershipChanges: groupIds.map((groupId) => ({ groupId, left: [userId] })),
       }),
     );
   }
@@ -435,5 +435,62 @@ describe('scope: an app’s users are the active members of its assigned groups'
     const users = await usersInAppScope(directory.store, acme);
 
     expect(users.map((user) => user.userName).sort()).toEqual(['alice', 'bob']);
+  });
+});
+
+describe('what a change takes away (the mass-deletion guard counts it)', () => {
+  const tallyOf = async (
+    change: (planner: IntentPlanner) => Promise<Awaited<ReturnType<IntentPlanner['before']>>>,
+    then: Parameters<Awaited<ReturnType<IntentPlanner['before']>>['planFor']>[0],
+  ) => {
+    const pending = await change(new IntentPlanner(directory.store));
+    return Object.fromEntries((await pending.planFor(then)).deletions);
+  };
+
+  test('given Eng (Alice, Bob) assigned to Acme, when Eng is unassigned, then 2 users and 1 group are taken away', async () => {
+    const acme = await directory.app('Acme', { deleteUsers: true, deleteGroups: true });
+    const alice = await directory.user('alice');
+    const bob = await directory.user('bob');
+    const eng = await directory.group('Eng', [alice, bob], [acme]);
+    const tally = await tallyOf(
+      async (planner) => {
+        const pending = await planner.before([alice, bob]);
+        await directory.store.unassignGroup(acme, eng);
+        return pending;
+      },
+      { reason: 'group-unassigned', unassigned: [{ appId: acme, groupId: eng }] },
+    );
+    expect(tally).toEqual({ [acme]: { users: 2, groups: 1, memberships: 0 } });
+  });
+
+  test('given Bob in Eng and Ops, both assigned to Acme, when Bob leaves Eng, then one membership is taken away, no user', async () => {
+    const acme = await directory.app('Acme', { deleteUsers: true });
+    const bob = await directory.user('bob');
+    const eng = await directory.group('Eng', [bob], [acme]);
+    await directory.group('Ops', [bob], [acme]);
+    const tally = await tallyOf(
+      async (planner) => {
+        const pending = await planner.before([bob]);
+        await directory.store.removeGroupMember(eng, bob);
+        return pending;
+      },
+      { reason: 'removed-from-group', membershipChanges: [{ groupId: eng, left: [bob] }] },
+    );
+    expect(tally).toEqual({ [acme]: { users: 0, groups: 0, memberships: 1 } });
+  });
+
+  test('given Bob only in Eng, when he leaves it, then he counts once, as a user, not again as a membership', async () => {
+    const acme = await directory.app('Acme', { deleteUsers: true });
+    const bob = await directory.user('bob');
+    const eng = await directory.group('Eng', [bob], [acme]);
+    const tally = await tallyOf(
+      async (planner) => {
+        const pending = await planner.before([bob]);
+        await directory.store.removeGroupMember(eng, bob);
+        return pending;
+      },
+      { reason: 'removed-from-group', membershipChanges: [{ groupId: eng, left: [bob] }] },
+    );
+    expect(tally).toEqual({ [acme]: { users: 1, groups: 0, memberships: 0 } });
   });
 });
