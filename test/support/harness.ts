@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config';
 import { SqliteDirectoryStore } from '../../src/directory/sqlite/sqliteStore';
 import { createApiServer } from '../../src/api/wiring';
 import type { IntentResult } from '../../src/shared/intents';
+import { Keyring } from '../../src/security/keyring';
 import { createWorker } from '../../src/worker';
 import { type FaultProxy, startFaultProxy } from './faultProxy';
 import { type ScimServerOptions, type ScimTestServer, startScimServer } from './scimServer';
@@ -52,6 +53,8 @@ export class Harness {
     private readonly worker: Worker,
     private readonly workerRun: Promise<void>,
     private readonly workerConnection: NativeConnection,
+    /** The keys of this scimflow: app credentials at rest, Temporal payloads. */
+    readonly keyring: Keyring,
   ) {}
 
   static async start(
@@ -62,6 +65,7 @@ export class Harness {
     const bundle = process.env.SCIMFLOW_TEST_WORKFLOW_BUNDLE;
     if (!address || !bundle) throw new Error('the jest globalSetup did not start Temporal');
     const taskQueue = `test-${randomUUID()}`;
+    const keyring = new Keyring(Keyring.generateKey());
     const config = loadConfig({ SCIMFLOW_TASK_QUEUE: taskQueue, TEMPORAL_ADDRESS: address });
     const scim = await startScimServer(options.scim);
     const proxy = await startFaultProxy(scim.url);
@@ -98,6 +102,7 @@ export class Harness {
       worker,
       workerRun,
       workerConnection,
+      keyring,
     );
   }
 
