@@ -22,12 +22,14 @@ import {
 import { loadConfig } from '../src/config';
 import type { UserAttributes } from '../src/directory/model';
 import { SqliteDirectoryStore } from '../src/directory/sqlite/sqliteStore';
+import { Keyring } from '../src/security/keyring';
 import { desiredScimGroup, desiredScimUser } from '../src/provisioning/mapping';
 import { createApiServer } from '../src/api/wiring';
 import { createIntentDispatcher } from '../src/client';
 import { membershipPatchBatches } from '../src/scim/diff';
 import { SCIM_SCHEMAS } from '../src/scim/schemas';
 import { type DevServer, findTemporalCli, freePort, startDevServer } from '../src/temporal/devServer';
+import { failureConverterPath, temporalDataConverter } from '../src/temporal/payloadCodec';
 import { createWorker } from '../src/worker';
 import { type ScimTestServer, startScimServer } from '../test/support/scimServer';
 import { Deadline, DeadlineExceeded, ExchangeStats, findChildPid, forEachLimit, log } from './support';
@@ -60,6 +62,8 @@ export class Stack {
   /** The SCIM calls the worker made, as it saw them (since the last reset). */
   readonly exchanges = new ExchangeStats();
   readonly scimServers: ScimTestServer[] = [];
+  /** The keys of this scimflow: app credentials at rest, Temporal payloads. */
+  readonly keyring = new Keyring(Keyring.generateKey());
   readonly setupMs: Record<string, number> = {};
   /** Set once stopping begins: from then on, failing in-flight calls are expected. */
   stopping = false;
@@ -90,6 +94,7 @@ export class Stack {
     started = performance.now();
     const bundle = await bundleWorkflowCode({
       workflowsPath: require.resolve('../src/workflows'),
+      failureConverterPath,
       logger: new DefaultLogger('WARN'),
     });
     const bundlePath = path.join(this.tmpDir, 'workflow-bundle.js');
@@ -102,9 +107,16 @@ export class Stack {
       SCIMFLOW_TASK_QUEUE: `bench-${randomUUID()}`,
       TEMPORAL_ADDRESS: address,
       SCIMFLOW_DATA_DIR: this.tmpDir,
+      SCIMFLOW_ALLOW_LOOPBACK_TARGETS: 'true',
     });
-    this.store = await SqliteDirectoryStore.open(path.join(this.tmpDir, 'scimflow.db'));
-    this.temporal = new Client({ connection: await Connection.connect({ address }), namespace: 'default' });
+    this.store = await SqliteDirectoryStore.open(path.join(this.tmpDir, 'scimflow.db'), {
+      keyring: this.keyring,
+    });
+    this.temporal = new Client({
+      connection: await Connection.connect({ address }),
+      namespace: 'default',
+      dataConverter: temporalDataConverter(this.keyring),
+    });
     this.workerConnection = await NativeConnection.connect({ address });
     this.worker = await createWorker({
       connection: this.workerConnection,
@@ -112,9 +124,11 @@ export class Stack {
       taskQueue: config.taskQueue,
       store: this.store,
       workflowBundlePath: bundlePath,
+      targetSettings: config.targets,
       onScimExchange: this.exchanges.record,
       dispatcher: createIntentDispatcher(config, this.temporal, this.store),
       temporal: this.temporal,
+      keyring: this.keyring,
     });
     this.workerRun = this.worker.run().catch((error) => {
       this.workerFailure = error;
@@ -125,6 +139,7 @@ export class Stack {
       store: this.store,
       temporal: this.temporal,
       token: API_TOKEN,
+      keyring: this.keyring,
       logger: false,
     });
     this.api = api;

@@ -12,7 +12,9 @@ import {
   type RecordedIntent,
 } from './shared/intents';
 import { runLimited } from './provisioning/concurrency';
+import type { Keyring } from './security/keyring';
 import { scimAppId, scimIntent, scimResourceId, scimResourceType } from './shared/searchAttributes';
+import { temporalDataConverter } from './temporal/payloadCodec';
 import type { intentLane } from './workflows/intentLane';
 
 /** Address, TLS and API key as Temporal's own tools read them from the environment. */
@@ -38,10 +40,21 @@ export function temporalConnectionOptions(
   };
 }
 
-/** A Temporal client on a full Connection (which also has the operator service, for search attributes). */
-export async function connectTemporal(temporal: Config['temporal'], address: string): Promise<Client> {
+/**
+ * A Temporal client on a full Connection (which also has the operator service, for search attributes), with the
+ * payload codec: it writes and reads only encrypted payloads.
+ */
+export async function connectTemporal(
+  temporal: Config['temporal'],
+  address: string,
+  keyring: Keyring,
+): Promise<Client> {
   const connection = await Connection.connect(temporalConnectionOptions(temporal, address));
-  return new Client({ connection, namespace: temporal.namespace });
+  return new Client({
+    connection,
+    namespace: temporal.namespace,
+    dataConverter: temporalDataConverter(keyring),
+  });
 }
 
 export interface OutboxOptions {

@@ -1,6 +1,9 @@
 import path from 'node:path';
 import { z } from 'zod';
 
+/** A yes/no setting: `true`/`1` or `false`/`0`. */
+const flag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
+
 /**
  * Every setting scimflow reads from the environment, in one schema: validation, types and the table in
  * docs/operations.md come from here.
@@ -13,6 +16,14 @@ const environmentSchema = z.object({
   SCIMFLOW_API_TOKEN: z.string().min(16).optional(),
   SCIMFLOW_TASK_QUEUE: z.string().default('scimflow'),
   SCIMFLOW_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SCIMFLOW_ALLOW_LOOPBACK_TARGETS: flag.optional(),
+  SCIMFLOW_ALLOW_PRIVATE_TARGETS: flag.default(false),
+  SCIMFLOW_MAX_RESPONSE_MB: z.coerce.number().int().min(1).max(1024).default(10),
+  SCIMFLOW_WORKFLOW_BUNDLE: z.string().optional(),
+  SCIMFLOW_ENCRYPTION_KEY: z.string().optional(),
+  SCIMFLOW_ENCRYPTION_KEY_FILE: z.string().optional(),
+  SCIMFLOW_ENCRYPTION_PREVIOUS_KEYS: z.string().optional(),
+  SCIMFLOW_ENCRYPTION_PREVIOUS_KEY_FILE: z.string().optional(),
   TEMPORAL_ADDRESS: z.string().optional(),
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_API_KEY: z.string().optional(),
@@ -34,6 +45,20 @@ export interface Config {
   api: { host: string; port: number; token?: string };
   taskQueue: string;
   logLevel: Environment['SCIMFLOW_LOG_LEVEL'];
+  /** A prebuilt workflow bundle (`bundleWorkflowCode`); unset, the worker bundles the workflows at start. */
+  workflowBundlePath?: string;
+  /** Which SCIM targets may be called and how much of an answer is read (src/scim/targetPolicy.ts). */
+  targets: { allowLoopback: boolean; allowPrivate: boolean; maxResponseBytes: number };
+  /** Where the keys come from (src/security/keys.ts reads and checks them); values are base64 of 32 bytes. */
+  encryption: {
+    key?: string;
+    keyFile: string;
+    /** Whether `keyFile` is the default one in the data directory (the only one `npm start` creates). */
+    keyFileIsDefault: boolean;
+    previousKeys: string[];
+    previousKeyFile: string;
+    previousKeyFileIsDefault: boolean;
+  };
   temporal: {
     /** Unset means: run the embedded dev server (npm start) */
     address?: string;
@@ -63,6 +88,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     api: { host: e.SCIMFLOW_API_HOST, port: e.SCIMFLOW_API_PORT, token: e.SCIMFLOW_API_TOKEN },
     taskQueue: e.SCIMFLOW_TASK_QUEUE,
     logLevel: e.SCIMFLOW_LOG_LEVEL,
+    workflowBundlePath: e.SCIMFLOW_WORKFLOW_BUNDLE ? path.resolve(e.SCIMFLOW_WORKFLOW_BUNDLE) : undefined,
+    targets: {
+      // Loopback targets (the demo target) are for development: on by default only where scimflow runs its own
+      // Temporal dev server (`npm start` without TEMPORAL_ADDRESS), off for a deployment unless set.
+      allowLoopback: e.SCIMFLOW_ALLOW_LOOPBACK_TARGETS ?? !e.TEMPORAL_ADDRESS,
+      allowPrivate: e.SCIMFLOW_ALLOW_PRIVATE_TARGETS,
+      maxResponseBytes: e.SCIMFLOW_MAX_RESPONSE_MB * 1024 * 1024,
+    },
+    encryption: {
+      key: e.SCIMFLOW_ENCRYPTION_KEY,
+      keyFile: path.resolve(e.SCIMFLOW_ENCRYPTION_KEY_FILE ?? path.join(dataDir, 'encryption-key')),
+      keyFileIsDefault: e.SCIMFLOW_ENCRYPTION_KEY_FILE === undefined,
+      previousKeys: (e.SCIMFLOW_ENCRYPTION_PREVIOUS_KEYS ?? '')
+        .split(',')
+        .map((key) => key.trim())
+        .filter((key) => key !== ''),
+      previousKeyFile: path.resolve(
+        e.SCIMFLOW_ENCRYPTION_PREVIOUS_KEY_FILE ?? path.join(dataDir, 'encryption-key.previous'),
+      ),
+      previousKeyFileIsDefault: e.SCIMFLOW_ENCRYPTION_PREVIOUS_KEY_FILE === undefined,
+    },
     temporal: {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,

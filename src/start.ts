@@ -3,6 +3,8 @@ import { connectTemporal, createIntentDispatcher } from './client';
 import { loadConfig } from './config';
 import { SqliteDirectoryStore } from './directory/sqlite/sqliteStore';
 import { createLogger } from './logger';
+import { loadKeyring } from './security/keys';
+import { codecEndpoint } from './api/routes/codec';
 import { createApiServer, resolveApiToken } from './api/wiring';
 import { registerSearchAttributes } from './temporal/registerSearchAttributes';
 import { type DevServer, findTemporalCli, startDevServer } from './temporal/devServer';
@@ -15,6 +17,11 @@ import { connectWorker, createWorker } from './worker';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  // Before anything else writes to the data directory, so that it is created 0700 (and the key file 0600).
+  const keyring = loadKeyring(config, { createIfMissing: true, notice: (message) => logger.warn(message) });
+  const { token, source } = resolveApiToken(config);
+  // Known before the API listens: the embedded UI is started pointing at the API's codec server.
+  const apiUrl = `http://${config.api.host === '0.0.0.0' ? 'localhost' : config.api.host}:${config.api.port}`;
   let devServer: DevServer | undefined;
   let address = config.temporal.address;
   if (!address) {
@@ -30,13 +37,17 @@ async function main(): Promise<void> {
       port: config.temporal.devPort,
       uiPort: config.temporal.devUiPort,
       namespace: config.temporal.namespace,
+      uiCodecEndpoint: codecEndpoint(apiUrl, token),
       log: (message) => logger.warn(message),
     });
     address = devServer.address;
   }
 
-  const store = await SqliteDirectoryStore.open(config.dbFile);
-  const temporal = await connectTemporal(config.temporal, address);
+  const store = await SqliteDirectoryStore.open(config.dbFile, {
+    keyring,
+    notice: (message) => logger.warn(message),
+  });
+  const temporal = await connectTemporal(config.temporal, address, keyring);
   if (!devServer) await registerSearchAttributes(temporal, config.temporal.namespace, logger);
   const workerConnection = await connectWorker(config, address);
   const worker = await createWorker({
@@ -44,21 +55,25 @@ async function main(): Promise<void> {
     namespace: config.temporal.namespace,
     taskQueue: config.taskQueue,
     store,
+    targetSettings: config.targets,
+    workflowBundlePath: config.workflowBundlePath,
     dispatcher: createIntentDispatcher(config, temporal, store, logger),
     temporal,
+    keyring,
   });
   const workerRun = worker.run();
-  const { token, source } = resolveApiToken(config);
-  const { api } = await createApiServer({ config, store, temporal, token, logger });
+  const { api } = await createApiServer({ config, store, temporal, token, logger, keyring });
   await api.listen({ host: config.api.host, port: config.api.port });
 
-  const apiUrl = `http://${config.api.host === '0.0.0.0' ? 'localhost' : config.api.host}:${config.api.port}`;
   console.log(
     [
       '',
       'scimflow is running',
       `  API          ${apiUrl}   (OpenAPI: ${apiUrl}/api/openapi.json)`,
       `  Temporal UI  ${devServer?.uiUrl ?? config.temporal.uiUrl}`,
+      ...(devServer
+        ? []
+        : [`  Codec server ${codecEndpoint(apiUrl, token)}   (the UI's codec endpoint: docs/operations.md)`]),
       `  API token    ${token}   (${source === 'environment' ? 'from SCIMFLOW_API_TOKEN' : `saved in ${source}`})`,
       '  Ctrl-C stops everything; data stays in ' + config.dataDir,
       '',

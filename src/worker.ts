@@ -6,9 +6,12 @@ import { type Config, loadConfig } from './config';
 import type { DirectoryStore } from './directory/store';
 import { SqliteDirectoryStore } from './directory/sqlite/sqliteStore';
 import { createLogger } from './logger';
-import { Targets } from './provisioning/targets';
+import { loadKeyring } from './security/keys';
+import { type TargetSettings, Targets } from './provisioning/targets';
 import type { ScimClientOptions } from './scim/client';
+import type { Keyring } from './security/keyring';
 import type { IntentDispatcher } from './shared/intents';
+import { temporalDataConverter } from './temporal/payloadCodec';
 
 export interface WorkerOptions {
   connection: NativeConnection;
@@ -18,15 +21,22 @@ export interface WorkerOptions {
   /** A prebuilt bundle (tests, production images); without it the workflows are bundled at start. */
   workflowBundlePath?: string;
   onScimExchange?: ScimClientOptions['onExchange'];
+  /** Which targets may be called (`config.targets`); without it only public https ones. */
+  targetSettings?: TargetSettings;
   /** Lets activities issue intents of their own (role and entitlement syncs update users through their lanes). */
   dispatcher?: IntentDispatcher;
   /** A client on a full Connection for activities that look at other runs (else the activity context's). */
   temporal?: Client;
   maxConcurrentActivities?: number;
+  /** Encrypts what the worker writes to Temporal and reads what clients wrote (the payload codec). */
+  keyring: Keyring;
 }
 
 export async function createWorker(options: WorkerOptions): Promise<Worker> {
-  const targets = new Targets(options.store, options.onScimExchange);
+  const targets = new Targets(options.store, {
+    onExchange: options.onScimExchange,
+    settings: options.targetSettings,
+  });
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -41,6 +51,8 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
       ? { workflowBundle: { codePath: options.workflowBundlePath } }
       : { workflowsPath: require.resolve('./workflows') }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 100,
+    // A prebuilt bundle must have been built with the same failure converter (`failureConverterPath`).
+    dataConverter: temporalDataConverter(options.keyring),
   });
 }
 
@@ -53,17 +65,23 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   if (!config.temporal.address) throw new Error('TEMPORAL_ADDRESS is required to run a worker on its own');
-  const store = await SqliteDirectoryStore.open(config.dbFile);
+  const keyring = loadKeyring(config, { createIfMissing: false, notice: (message) => logger.warn(message) });
+  const store = await SqliteDirectoryStore.open(config.dbFile, {
+    keyring,
+    notice: (message) => logger.warn(message),
+  });
   const connection = await connectWorker(config, config.temporal.address);
-  const temporal = await connectTemporal(config.temporal, config.temporal.address);
+  const temporal = await connectTemporal(config.temporal, config.temporal.address, keyring);
   const worker = await createWorker({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.taskQueue,
     store,
+    targetSettings: config.targets,
     workflowBundlePath: process.env.SCIMFLOW_WORKFLOW_BUNDLE,
     dispatcher: createIntentDispatcher(config, temporal, store, logger),
     temporal,
+    keyring,
   });
   logger.info({ taskQueue: config.taskQueue, namespace: config.temporal.namespace }, 'worker started');
   await worker.run();

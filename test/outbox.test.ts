@@ -1,7 +1,9 @@
+import type { Payload } from '@temporalio/common';
 import { Client, Connection } from '@temporalio/client';
 import { OutboxDispatcher } from '../src/client';
 import { IntentPlanner } from '../src/directory/intentPlanner';
 import { recordIntents } from '../src/directory/outbox';
+import { EncryptionCodec } from '../src/temporal/payloadCodec';
 import { Harness } from './support/harness';
 
 describe('the intent outbox', () => {
@@ -107,11 +109,14 @@ describe('the intent outbox', () => {
     for (const user of users) {
       const laneId = `lane:${app.id}:User:${user.id}`;
       const history = await h.temporal.workflow.getHandle(laneId).fetchHistory();
+      const codec = new EncryptionCodec(h.keyring);
       const signalled = (history.events ?? [])
-        .filter((event) => event.workflowExecutionSignaledEventAttributes)
-        .map((event) => {
-          const payload = event.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]?.data;
-          return (JSON.parse(Buffer.from(payload as Uint8Array).toString()) as { workflowId: string })
+        .flatMap(
+          (event) => event.workflowExecutionSignaledEventAttributes?.input?.payloads?.slice(0, 1) ?? [],
+        )
+        .map((payload) => {
+          const { data } = codec.decodeOne(payload as Payload);
+          return (JSON.parse(Buffer.from(data as Uint8Array).toString()) as { workflowId: string })
             .workflowId;
         });
       const expected = recorded.filter((op) => op.laneId === laneId).map((op) => op.workflowId);

@@ -5,6 +5,8 @@ import { type History, historyFromJSON } from '@temporalio/common/lib/proto-util
 import * as proto from '@temporalio/proto';
 import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root';
 import { DefaultLogger, type ReplayResult, Runtime, Worker } from '@temporalio/worker';
+import { Keyring } from '../src/security/keyring';
+import { temporalDataConverter } from '../src/temporal/payloadCodec';
 
 /**
  * Users upgrade scimflow with runs in flight: a lane waiting for its next intent, a reconciliation between two
@@ -49,6 +51,7 @@ try {
 
 describe('workflow histories recorded by earlier versions replay on today’s workflow code', () => {
   const codePath = process.env.SCIMFLOW_TEST_WORKFLOW_BUNDLE;
+  const dataConverter = temporalDataConverter(new Keyring(Keyring.generateKey()));
 
   it('finds histories to replay', () => {
     // A moved folder must not turn this suite into a silent pass.
@@ -60,9 +63,10 @@ describe('workflow histories recorded by earlier versions replay on today’s wo
     if (!codePath) throw new Error('the jest globalSetup did not build the workflow bundle');
     const history = parseHistory(JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8')));
 
-    // When today's workflow bundle (the one the test worker runs) replays it
+    // When today's workflow bundle (the one the test worker runs) replays it, with the workers' data converter
+    // (the payload codec passes what was written before encryption through as it is)
     const results: ReplayResult[] = [];
-    for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath } }, [
+    for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath }, dataConverter }, [
       { workflowId: file, history },
     ])) {
       results.push(result);

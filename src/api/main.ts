@@ -2,6 +2,7 @@ import { connectTemporal } from '../client';
 import { loadConfig } from '../config';
 import { SqliteDirectoryStore } from '../directory/sqlite/sqliteStore';
 import { createLogger } from '../logger';
+import { loadKeyring } from '../security/keys';
 import { registerSearchAttributes } from '../temporal/registerSearchAttributes';
 import { createApiServer, resolveApiToken } from './wiring';
 
@@ -10,11 +11,15 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   if (!config.temporal.address) throw new Error('TEMPORAL_ADDRESS is required to run the API on its own');
-  const store = await SqliteDirectoryStore.open(config.dbFile);
-  const temporal = await connectTemporal(config.temporal, config.temporal.address);
+  const keyring = loadKeyring(config, { createIfMissing: false, notice: (message) => logger.warn(message) });
+  const store = await SqliteDirectoryStore.open(config.dbFile, {
+    keyring,
+    notice: (message) => logger.warn(message),
+  });
+  const temporal = await connectTemporal(config.temporal, config.temporal.address, keyring);
   await registerSearchAttributes(temporal, config.temporal.namespace, logger);
   const { token, source } = resolveApiToken(config);
-  const { api } = await createApiServer({ config, store, temporal, token, logger });
+  const { api } = await createApiServer({ config, store, temporal, token, logger, keyring });
   await api.listen({ host: config.api.host, port: config.api.port });
   logger.info({ tokenSource: source === 'environment' ? 'SCIMFLOW_API_TOKEN' : source }, 'API listening');
 

@@ -4,6 +4,7 @@ import {
   type WorkflowExecutionInfo,
   WorkflowNotFoundError,
 } from '@temporalio/client';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { optionalTsToDate, type Timestamp } from '@temporalio/common/lib/time';
 import type { temporal } from '@temporalio/proto';
 import type { OperationRecord, OperationStore } from '../directory/store';
@@ -114,7 +115,7 @@ export class OperationQueries {
     try {
       const handle = this.temporal.workflow.getHandle(workflowId);
       const description = await handle.describe();
-      const { status, ...retry } = statusOf(description);
+      const { status, ...retry } = await statusOf(description, this.temporal);
       const view: OperationView = {
         ...this.viewOf(record, status),
         startTime: description.startTime.toISOString(),
@@ -179,7 +180,7 @@ export class OperationQueries {
         const description = await this.temporal.workflow.getHandle(view.workflowId, runId).describe();
         return {
           ...view,
-          ...statusOf(description),
+          ...(await statusOf(description, this.temporal)),
           closeTime: description.closeTime?.toISOString() ?? null,
         };
       } catch (error) {
@@ -237,12 +238,13 @@ export class OperationQueries {
 }
 
 /** The run's status, `retrying` (with why) when it runs but one of its activities is being retried. */
-function statusOf(
+async function statusOf(
   description: WorkflowExecutionDescription,
-): { status: OperationStatus } & Partial<ActivityRetry> {
+  client: Client,
+): Promise<{ status: OperationStatus } & Partial<ActivityRetry>> {
   const status = statusNames[description.status.name] ?? 'running';
   if (status !== 'running') return { status };
-  const retry = activityRetry(description.raw.pendingActivities ?? []);
+  const retry = await activityRetry(description.raw.pendingActivities ?? [], client);
   return retry ? { status: 'retrying', ...retry } : { status };
 }
 
@@ -251,15 +253,23 @@ function statusOf(
  * attempt is just running. The intent workflow itself holds its activities (the lane is a separate run), and
  * should several retry at once, the one with the most attempts tells best why the intent is stuck.
  */
-function activityRetry(pending: temporal.api.workflow.v1.IPendingActivityInfo[]): ActivityRetry | undefined {
+async function activityRetry(
+  pending: temporal.api.workflow.v1.IPendingActivityInfo[],
+  client: Client,
+): Promise<ActivityRetry | undefined> {
   const [worst] = pending
     .filter((activity) => (activity.attempt ?? 1) > 1 || activity.lastFailure)
     .sort((a, b) => (b.attempt ?? 1) - (a.attempt ?? 1));
   if (!worst) return undefined;
+  // The raw description holds the failure as Temporal stores it, its message encrypted (temporal/failureConverter).
+  const lastFailure = await decodeOptionalFailureToOptionalError(
+    client.options.loadedDataConverter,
+    worst.lastFailure,
+  );
   return {
     retryingActivity: worst.activityType?.name ?? 'unknown',
     attempt: worst.attempt ?? 1,
-    lastError: worst.lastFailure ? innermostMessage(worst.lastFailure) : null,
+    lastError: lastFailure ? describeFailure(lastFailure) : null,
     lastAttemptAt: isoTime(worst.lastAttemptCompleteTime),
     nextAttemptAt: isoTime(worst.nextAttemptScheduleTime),
   };
@@ -269,13 +279,7 @@ function isoTime(timestamp: Timestamp | null | undefined): string | null {
   return optionalTsToDate(timestamp)?.toISOString() ?? null;
 }
 
-/** Same rule as `error` on a failed run: the innermost non-empty message (a timeout wraps what caused it). */
-function innermostMessage(failure: temporal.api.failure.v1.IFailure): string {
-  let message = failure.message ?? '';
-  for (let cause = failure.cause; cause; cause = cause.cause) message = cause.message || message;
-  return message;
-}
-
+/** The innermost non-empty message, for a failed run and a retried activity alike (a timeout wraps its cause). */
 function describeFailure(error: Error): string {
   let message = error.message;
   let cause = (error as { cause?: Error }).cause;

@@ -1,8 +1,18 @@
 import { z } from 'zod';
+import { idSchema } from '../directory/model';
 
-export const idParams = z.object({ id: z.string().min(1) });
-export const appGroupParams = z.object({ id: z.string().min(1), groupId: z.string().min(1) });
-export const memberParams = z.object({ id: z.string().min(1), userId: z.string().min(1) });
+export const idParams = z.object({ id: idSchema });
+export const appGroupParams = z.object({ id: idSchema, groupId: idSchema });
+export const memberParams = z.object({ id: idSchema, userId: idSchema });
+/**
+ * An intent's or a run's workflow id (`provisionUser:<appId>:<userId>:17`, `reconcile:<appId>:<time>`): the id
+ * charset, and room for two ids and a suffix.
+ */
+export const workflowIdSchema = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[A-Za-z0-9._:-]+$/, 'a workflow id is 1–256 letters, digits and . _ : -');
 export const pageQuery = z.object({
   offset: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(500).default(50),

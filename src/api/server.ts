@@ -12,6 +12,7 @@ import { DeletionsNeedConfirmationError, DuplicateError, UnknownReferenceError }
 import type { Logger } from '../logger';
 import type { ApiContext } from './context';
 import { appRoutes } from './routes/apps';
+import { CODEC_PREFIX, type CodecServerOptions, codecRoutes } from './routes/codec';
 import { groupRoutes } from './routes/groups';
 import { operationRoutes } from './routes/operations';
 import { reconciliationRoutes } from './routes/reconciliation';
@@ -25,12 +26,26 @@ function sameSecret(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** The HTTP API: JSON in and out, bearer token on every route but /healthz, zod-validated input. */
-export async function buildApi(context: ApiContext, options: { token: string; logger?: Logger | false }) {
+/** A 400 for invalid input lists this many issues at most, and `issueCount` counts them all. */
+const LISTED_ISSUES = 20;
+const shortened = (message: string) => (message.length > 200 ? `${message.slice(0, 200)}…` : message);
+
+/**
+ * The HTTP API: JSON in and out, bearer token on every route but /healthz and the codec server's (which checks
+ * its own credentials and origin), zod-validated input.
+ */
+export async function buildApi(
+  context: ApiContext,
+  options: { token: string; logger?: Logger | false; codec?: Omit<CodecServerOptions, 'apiToken'> },
+) {
   const api = Fastify({
     loggerInstance: options.logger || undefined,
     // Request bodies are small; a group with 100,000 member ids still fits.
     bodyLimit: 8 * 1024 * 1024,
+    // fastify's default (100) would answer 414 for an intent's workflow id once the outbox numbers reach seven
+    // digits (`syncGroupMembership:<app>:<group>:1000000` is 101 long); the schemas cap ids at 128, workflow ids
+    // at 256.
+    routerOptions: { maxParamLength: 256 },
   }).withTypeProvider<ZodTypeProvider>();
   // Bodiless PUT/DELETE calls (`curl -X PUT …`) are fine whatever Content-Type a client sends with them.
   api.removeAllContentTypeParsers();
@@ -61,6 +76,8 @@ export async function buildApi(context: ApiContext, options: { token: string; lo
 
   api.addHook('onRequest', async (request, reply) => {
     if (request.url.split('?')[0] === '/healthz') return;
+    // Matched by route, not by URL text: only the codec routes themselves skip this check (routes/codec.ts).
+    if (request.routeOptions.url?.startsWith(`${CODEC_PREFIX}/`)) return;
     const header = request.headers.authorization ?? '';
     const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
     if (!token || !sameSecret(token, options.token)) {
@@ -72,13 +89,16 @@ export async function buildApi(context: ApiContext, options: { token: string; lo
 
   api.setErrorHandler((error, request, reply) => {
     if (hasZodFastifySchemaValidationErrors(error)) {
+      // A body of 100,000 bad ids has as many issues: the answer names the first few and counts them all.
       return reply.code(400).send({
         error: 'invalid-request',
         message: `invalid ${error.validationContext ?? 'input'}`,
-        issues: error.validation.map((issue) => ({
+        issues: error.validation.slice(0, LISTED_ISSUES).map((issue) => ({
           path: issue.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(root)',
-          message: issue.message,
+          // zod quotes unrecognized keys, which may be of any length
+          message: shortened(issue.message ?? 'invalid'),
         })),
+        issueCount: error.validation.length,
       });
     }
     if (error instanceof NotFoundError)
@@ -116,5 +136,6 @@ export async function buildApi(context: ApiContext, options: { token: string; lo
   await api.register(operationRoutes(context));
   await api.register(roleRoutes(context));
   await api.register(reconciliationRoutes(context));
+  if (options.codec) await api.register(codecRoutes({ ...options.codec, apiToken: options.token }));
   return api;
 }

@@ -8,6 +8,7 @@ import { DirectoryChanges } from '../directory/changes';
 import type { DirectoryStore } from '../directory/store';
 import type { Logger } from '../logger';
 import { Targets } from '../provisioning/targets';
+import type { Keyring } from '../security/keyring';
 import { ReconcileSchedules } from '../temporal/schedules';
 import type { ApplyChange } from './context';
 import { OperationQueries } from './operations';
@@ -39,6 +40,8 @@ export async function createApiServer(options: {
   store: DirectoryStore;
   temporal: Client;
   token: string;
+  /** The keys of the Temporal payload codec, for the codec server (`routes/codec.ts`). */
+  keyring: Keyring;
   logger?: Logger | false;
   outboxIntervalMs?: number;
 }) {
@@ -67,10 +70,14 @@ export async function createApiServer(options: {
       dispatcher,
       operations,
       temporal,
-      targets: new Targets(store),
+      targets: new Targets(store, { settings: config.targets }),
       schedules,
     },
-    { token: options.token, logger: options.logger },
+    {
+      token: options.token,
+      logger: options.logger,
+      codec: { keyring: options.keyring, uiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace },
+    },
   );
 
   // Intents recorded while Temporal was unreachable (or before a crash) are handed over as soon as it answers.

@@ -6,10 +6,15 @@ export class DuplicateError extends Error {
   }
 }
 
+/** An error names this many unknown ids at most: a body of 100,000 wrong ids must not come back as megabytes. */
+export const NAMED_UNKNOWN_IDS = 5;
+
 /** A record referenced inside a request body (e.g. a member id) does not exist; the API answers 400. */
 export class UnknownReferenceError extends Error {
   constructor(resource: string, ids: string[]) {
-    super(`unknown ${resource} id${ids.length > 1 ? 's' : ''}: ${ids.join(', ')}`);
+    const named = ids.slice(0, NAMED_UNKNOWN_IDS).join(', ');
+    const more = ids.length > NAMED_UNKNOWN_IDS ? ` and ${ids.length - NAMED_UNKNOWN_IDS} more` : '';
+    super(`unknown ${resource} id${ids.length > 1 ? 's' : ''}: ${named}${more}`);
     this.name = 'UnknownReferenceError';
   }
 }

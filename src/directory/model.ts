@@ -1,14 +1,36 @@
 import { z } from 'zod';
 import { DEFAULT_DELETION_MINIMUM } from './deletionGuard';
+import { isCredentialText, isPlainText } from './names';
 
 /**
  * The directory's records and the API's input shapes, in one place: the API validates with these schemas, the
  * store and workflows use their types, and the OpenAPI document is generated from them.
  */
 
+const plainTextMessage = 'must not contain control characters (CR, LF, TAB, NUL…) or bidi overrides';
+/** Free text of a record (a title, a phone number): one line, no control characters, at most `max` long. */
+const text = (max: number) => z.string().refine(isPlainText, plainTextMessage).max(max);
+/**
+ * A name people and apps tell records apart by (userName, a group's displayName, a role's name): plain text,
+ * trimmed, stored NFC-normalized (so a target receives one spelling of it), unique under `nameKey` (names.ts).
+ * Control characters are refused before trimming: a trailing CRLF is a mistake to report, not to hide.
+ */
+const name = (max = 256) =>
+  z.string().refine(isPlainText, plainTextMessage).trim().normalize('NFC').min(1).max(max);
+
+/**
+ * Ids of users, groups and apps are UUIDs scimflow assigns; any id given in a path, query or body is held to a
+ * safe charset and length, so it can be echoed, logged and put in a Temporal visibility query as it is.
+ */
+export const idSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:-]+$/, 'an id is 1–128 letters, digits and . _ : -');
+
 const multiValued = z.object({
-  value: z.string().min(1).max(512),
-  type: z.string().max(64).optional(),
+  value: text(512).min(1),
+  type: text(64).optional(),
   primary: z.boolean().optional(),
 });
 
@@ -16,28 +38,28 @@ const multiValued = z.object({
 // that leaves a field out reset it.
 const userFields = z
   .object({
-    userName: z.string().trim().min(1).max(256),
+    userName: name(),
     name: z
       .object({
-        givenName: z.string().max(256).optional(),
-        familyName: z.string().max(256).optional(),
-        formatted: z.string().max(512).optional(),
+        givenName: text(256).optional(),
+        familyName: text(256).optional(),
+        formatted: text(512).optional(),
       })
       .strict()
       .optional(),
-    displayName: z.string().max(256).optional(),
+    displayName: text(256).optional(),
     emails: z
       .array(multiValued.extend({ value: z.string().email().max(320) }))
       .max(20)
       .optional(),
     phoneNumbers: z.array(multiValued).max(20).optional(),
-    title: z.string().max(256).optional(),
+    title: text(256).optional(),
     active: z.boolean(),
-    externalId: z.string().max(256).optional(),
-    employeeNumber: z.string().max(128).optional(),
-    department: z.string().max(256).optional(),
+    externalId: text(256).optional(),
+    employeeNumber: text(128).optional(),
+    department: text(256).optional(),
     /** Directory id of the user's manager; sent as the enterprise `manager` once the manager exists remotely. */
-    manager: z.string().max(128).optional(),
+    manager: text(128).optional(),
   })
   .strict();
 
@@ -54,8 +76,8 @@ export interface DirectoryUser extends UserAttributes {
 
 export const groupInputSchema = z
   .object({
-    displayName: z.string().trim().min(1).max(256),
-    memberIds: z.array(z.string().min(1)).max(100_000).optional(),
+    displayName: name(),
+    memberIds: z.array(idSchema).max(100_000).optional(),
   })
   .strict();
 export const groupPatchSchema = groupInputSchema.partial().strict();
@@ -104,9 +126,38 @@ const provisioningSwitchesPatchSchema = z
   .strict();
 export type ProvisioningSwitches = z.infer<typeof provisioningSwitchesSchema>;
 
+/**
+ * Credentials go into the `Authorization` header of every SCIM call: a CR or LF there would split the header, so
+ * control characters are refused. A bearer token is printable ASCII without spaces (RFC 6750's b64token and every
+ * JWT fit), up to 8 KiB for long JWTs; a basic username has no colon (RFC 7617 §2).
+ */
+const credential = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine(isCredentialText, 'must not contain control characters (CR, LF, TAB, NUL…)');
 export const appAuthSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('bearer'), token: z.string().min(1).max(8192) }).strict(),
-  z.object({ type: z.literal('basic'), username: z.string().min(1), password: z.string().min(1) }).strict(),
+  z
+    .object({
+      type: z.literal('bearer'),
+      token: z
+        .string()
+        .min(1)
+        .max(8192)
+        .regex(/^[\x21-\x7e]+$/, 'a bearer token is printable ASCII without spaces or control characters'),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('basic'),
+      username: credential(256).refine(
+        (value) => !value.includes(':'),
+        'a basic username cannot contain ":"',
+      ),
+      password: credential(1024),
+    })
+    .strict(),
 ]);
 export type AppAuth = z.infer<typeof appAuthSchema>;
 
@@ -180,11 +231,15 @@ export function mergeReconcileSettings(
 
 export const appInputSchema = z
   .object({
-    name: z.string().trim().min(1).max(256),
+    name: name(),
+    // Which addresses it may point at is the target policy's (src/scim/targetPolicy.ts), checked by the API.
     baseUrl: z
       .string()
+      .max(2048)
       .url()
       .refine((url) => /^https?:\/\//i.test(url), 'baseUrl must be an http(s) URL'),
+    /** Lets this app's baseUrl be a private address (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7). */
+    allowPrivateNetwork: z.boolean().default(false),
     auth: appAuthSchema,
     provisioning: provisioningSwitchesSchema.default(provisioningSwitchesSchema.parse({})),
     deprovisionMode: deprovisionModeSchema.default('deactivate'),
@@ -202,6 +257,7 @@ export const appPatchSchema = z
   .object({
     name: appInputSchema.shape.name,
     baseUrl: appInputSchema.shape.baseUrl,
+    allowPrivateNetwork: z.boolean(),
     auth: appAuthSchema,
     provisioning: provisioningSwitchesPatchSchema,
     deprovisionMode: deprovisionModeSchema,
@@ -249,15 +305,17 @@ export interface RemoteLink {
   updatedAt: string;
 }
 
+export const permissionKeySchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:/-]+$/, 'letters, digits and . _ : / - only');
+
 export const permissionInputSchema = z
   .object({
     /** e.g. `billing.read`: sent to apps as an entitlement value. */
-    key: z
-      .string()
-      .trim()
-      .min(1)
-      .max(128)
-      .regex(/^[A-Za-z0-9._:/-]+$/, 'letters, digits and . _ : / - only'),
+    key: permissionKeySchema,
     description: z.string().max(1024).optional(),
   })
   .strict();
@@ -268,13 +326,13 @@ export interface Permission extends PermissionInput {
 
 export const roleInputSchema = z
   .object({
-    name: z.string().trim().min(1).max(256),
-    permissionKeys: z.array(z.string().min(1)).max(10_000).default([]),
-    groupIds: z.array(z.string().min(1)).max(10_000).default([]),
+    name: name(),
+    permissionKeys: z.array(permissionKeySchema).max(10_000).default([]),
+    groupIds: z.array(idSchema).max(10_000).default([]),
   })
   .strict();
 export const rolePatchSchema = z
-  .object({ name: roleInputSchema.shape.name, permissionKeys: z.array(z.string().min(1)).max(10_000) })
+  .object({ name: roleInputSchema.shape.name, permissionKeys: z.array(permissionKeySchema).max(10_000) })
   .partial()
   .strict();
 export type RoleInput = z.input<typeof roleInputSchema>;
@@ -288,7 +346,7 @@ export interface Role {
   updatedAt: string;
 }
 
-export const appPermissionsSchema = z.object({ keys: z.array(z.string().min(1)).max(10_000) }).strict();
+export const appPermissionsSchema = z.object({ keys: z.array(permissionKeySchema).max(10_000) }).strict();
 
 /** A user's effective access: the roles of all their groups, and the union of those roles' permissions. */
 export interface EffectiveAccess {

@@ -1,4 +1,4 @@
-import { ScimError } from '../scim/errors';
+import { MAX_QUOTED_ANSWER, plainExcerpt, ScimError } from '../scim/errors';
 import { capabilitiesFrom, type TargetCapabilities, type Targets } from './targets';
 import type { DirectoryApp } from '../directory/model';
 
@@ -34,10 +34,15 @@ export async function checkConnection(targets: Targets, app: DirectoryApp): Prom
     const hint =
       status === 401 || status === 403
         ? ' — check the app credentials'
-        : status === undefined
-          ? ' — check baseUrl and that the target is reachable from the worker'
-          : '';
-    report.error = { step, status, message: `${error.message}${hint}` };
+        : error.details.rule
+          ? ' — see "Target addresses" in docs/operations.md'
+          : status === undefined
+            ? ' — check baseUrl and that the target is reachable from the worker'
+            : '';
+    // The message quotes at most MAX_QUOTED_ANSWER characters of the answer (the client cuts them); the whole is
+    // made plain text once more, since the API hands it to whoever asked.
+    const message = plainExcerpt(error.message, MAX_QUOTED_ANSWER + 200);
+    report.error = { step, status, message: `${message}${hint}` };
   }
   return report;
 }

@@ -1,7 +1,8 @@
 import { RecordGoneError } from './errors';
-import { ScimClient, type ScimClientOptions } from '../scim/client';
+import { DEFAULT_MAX_RESPONSE_BYTES, ScimClient, type ScimClientOptions } from '../scim/client';
 import type { ServiceProviderConfig } from '../scim/schemas';
-import type { DirectoryApp } from '../directory/model';
+import { assessTarget, type HostResolver, type TargetPolicy, type TargetRefusal } from '../scim/targetPolicy';
+import type { AppInput, DirectoryApp } from '../directory/model';
 import type { DirectoryStore } from '../directory/store';
 
 export interface TargetCapabilities {
@@ -25,6 +26,20 @@ export function capabilitiesFrom(config: ServiceProviderConfig): TargetCapabilit
 const CAPABILITIES_TTL_MS = 10 * 60_000;
 
 /**
+ * The process's settings for every target (`config.targets`): the policy's allowances, which an app can widen
+ * only by `allowPrivateNetwork`, and the response size limit.
+ */
+export interface TargetSettings extends TargetPolicy {
+  maxResponseBytes: number;
+}
+/** Without settings, nothing but public https targets (a process that forgot to pass its config stays safe). */
+const STRICT_SETTINGS: TargetSettings = {
+  allowLoopback: false,
+  allowPrivate: false,
+  maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES,
+};
+
+/**
  * One app's SCIM service provider as the writes see it: the app, a client, and its capabilities, asked only once
  * a write needs them (a run that finds nothing to repair makes no call beyond its list pages).
  */
@@ -45,10 +60,41 @@ export class Targets {
     { at: number; capabilities: Promise<TargetCapabilities> }
   >();
 
+  private readonly onExchange?: ScimClientOptions['onExchange'];
+  private readonly settings: TargetSettings;
+  private readonly resolveHost?: HostResolver;
+
   constructor(
     private readonly store: DirectoryStore,
-    private readonly onExchange?: ScimClientOptions['onExchange'],
-  ) {}
+    options: {
+      onExchange?: ScimClientOptions['onExchange'];
+      settings?: TargetSettings;
+      /** How host names resolve for the target policy (tests); dns.lookup by default. */
+      resolveHost?: HostResolver;
+    } = {},
+  ) {
+    this.onExchange = options.onExchange;
+    this.settings = options.settings ?? STRICT_SETTINGS;
+    this.resolveHost = options.resolveHost;
+  }
+
+  /**
+   * The policy for one app: the process's allowances, and private addresses if the app allows them (an app stored
+   * before the setting existed has none).
+   */
+  policyFor(app: Partial<Pick<AppInput, 'allowPrivateNetwork'>>): TargetPolicy {
+    return {
+      allowLoopback: this.settings.allowLoopback,
+      allowPrivate: this.settings.allowPrivate || app.allowPrivateNetwork === true,
+    };
+  }
+
+  /** Why an app's baseUrl may not be called, checked as the API saves it (its host resolved now), if it may not. */
+  refusal(
+    app: Pick<AppInput, 'baseUrl'> & Partial<Pick<AppInput, 'allowPrivateNetwork'>>,
+  ): Promise<TargetRefusal | undefined> {
+    return assessTarget(app.baseUrl, this.policyFor(app), this.resolveHost);
+  }
 
   async app(appId: string): Promise<DirectoryApp> {
     const app = await this.store.getApp(appId);
@@ -61,6 +107,9 @@ export class Targets {
       baseUrl: app.baseUrl,
       auth: app.auth,
       timeoutMs: app.timeoutMs,
+      targetPolicy: this.policyFor(app),
+      resolveHost: this.resolveHost,
+      maxResponseBytes: this.settings.maxResponseBytes,
       onExchange: this.onExchange,
     });
   }

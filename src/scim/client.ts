@@ -1,9 +1,9 @@
 import https from 'node:https';
 import http from 'node:http';
-import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from 'axios';
+import axios, { AxiosError, type AxiosInstance, type AxiosResponse, isAxiosError } from 'axios';
 import { stringify as stringifyFilter } from 'scim2-parse-filter';
 import type { z } from 'zod';
-import { kindOfStatus, parseRetryAfter, ScimError } from './errors';
+import { kindOfStatus, parseRetryAfter, plainExcerpt, ScimError } from './errors';
 import {
   listResponseSchema,
   type PatchOperation,
@@ -18,6 +18,14 @@ import {
   type ServiceProviderConfig,
   serviceProviderConfigSchema,
 } from './schemas';
+import {
+  checkTargetUrl,
+  guardedLookup,
+  type HostResolver,
+  type TargetPolicy,
+  type TargetRefusal,
+  TargetRefusedError,
+} from './targetPolicy';
 
 export type ScimAuth =
   { type: 'bearer'; token: string } | { type: 'basic'; username: string; password: string };
@@ -26,6 +34,15 @@ export interface ScimClientOptions {
   baseUrl: string;
   auth: ScimAuth;
   timeoutMs?: number;
+  /**
+   * Which addresses this client may reach (`targetPolicy.ts`), checked before each request and on each connection
+   * it opens. Every client made for an app has one (`Targets`); a client without one checks nothing.
+   */
+  targetPolicy?: TargetPolicy;
+  /** How host names are resolved for the policy's check (tests); dns.lookup by default. */
+  resolveHost?: HostResolver;
+  /** A larger answer is cut off, not read to its end, and fails the call. */
+  maxResponseBytes?: number;
   /** Called once per HTTP exchange, for call counting and logs. Never receives credentials. */
   onExchange?: (exchange: {
     method: string;
@@ -36,11 +53,45 @@ export interface ScimClientOptions {
 }
 
 const SCIM_CONTENT_TYPE = 'application/scim+json';
-// One keep-alive pool per process: provisioning makes many small calls to the same few hosts.
-const keepAliveAgents = {
-  httpAgent: new http.Agent({ keepAlive: true, maxSockets: 64 }),
-  httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 64 }),
-};
+export const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
+
+interface Agents {
+  httpAgent: http.Agent;
+  httpsAgent: https.Agent;
+}
+function keepAliveAgents(policy?: TargetPolicy, resolve?: HostResolver): Agents {
+  // The policy's check runs where a socket resolves its host, on the addresses it then connects to.
+  const lookup = (loopbackOnly: boolean) =>
+    policy ? guardedLookup(policy, { loopbackOnly, resolve }) : undefined;
+  return {
+    httpAgent: new http.Agent({ keepAlive: true, maxSockets: 64, lookup: lookup(true) }),
+    httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 64, lookup: lookup(false) }),
+  };
+}
+// One keep-alive pool per process and policy: provisioning makes many small calls to the same few hosts, and a
+// socket opened under one app's allowances must not serve an app without them.
+const agentPools = new Map<string, Agents>();
+function agentsFor(policy?: TargetPolicy, resolve?: HostResolver): Agents {
+  if (resolve) return keepAliveAgents(policy, resolve);
+  const key = policy ? `loopback:${policy.allowLoopback} private:${policy.allowPrivate}` : 'unchecked';
+  let agents = agentPools.get(key);
+  if (!agents) agentPools.set(key, (agents = keepAliveAgents(policy)));
+  return agents;
+}
+
+function describeBytes(bytes: number): string {
+  const megabytes = bytes / (1024 * 1024);
+  return Number.isInteger(megabytes) ? `${megabytes} MB` : `${bytes} bytes`;
+}
+
+/** The policy's refusal behind a failed request, however the HTTP stack wrapped it. */
+function refusalIn(error: unknown): TargetRefusedError | undefined {
+  for (let cause = error, depth = 0; cause instanceof Error && depth < 4; depth++) {
+    if (cause instanceof TargetRefusedError) return cause;
+    cause = cause.cause;
+  }
+  return undefined;
+}
 
 /** `attribute eq "value"` with the value quoted and escaped as RFC 7644 §3.4.2.2 requires. */
 export function equalityFilter(attribute: string, value: string): string {
@@ -53,8 +104,12 @@ export function equalityFilter(attribute: string, value: string): string {
  */
 export class ScimClient {
   private readonly http: AxiosInstance;
+  private readonly refusal: TargetRefusal | undefined;
+  private readonly maxResponseBytes: number;
 
   constructor(private readonly options: ScimClientOptions) {
+    this.refusal = options.targetPolicy && checkTargetUrl(options.baseUrl, options.targetPolicy);
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     const authorization =
       options.auth.type === 'bearer'
         ? `Bearer ${options.auth.token}`
@@ -65,8 +120,11 @@ export class ScimClient {
       headers: { Authorization: authorization, Accept: `${SCIM_CONTENT_TYPE}, application/json` },
       // Every status is inspected by `send`, so that errors carry the target's SCIM detail.
       validateStatus: () => true,
+      // A redirect is never followed: it could lead anywhere the policy refuses (a metadata address, say).
       maxRedirects: 0,
-      ...keepAliveAgents,
+      // The http adapter counts the (decompressed) bytes as they arrive and destroys the stream past the limit.
+      maxContentLength: this.maxResponseBytes,
+      ...agentsFor(options.targetPolicy, options.resolveHost),
     });
   }
 
@@ -203,6 +261,13 @@ export class ScimClient {
     path: string,
     request: { params?: Record<string, unknown>; data?: unknown } = {},
   ): Promise<AxiosResponse> {
+    if (this.refusal) {
+      throw new ScimError('rejected', refusedMessage(method, path, this.refusal), {
+        method,
+        path,
+        rule: this.refusal.rule,
+      });
+    }
     const started = Date.now();
     const exchange = () =>
       this.http.request({
@@ -228,12 +293,36 @@ export class ScimClient {
       });
     } catch (error) {
       this.options.onExchange?.({ method, path, status: 'error', durationMs: Date.now() - started });
-      const reason = isAxiosError(error) ? (error.code ?? error.message) : String(error);
-      throw new ScimError('transient', `${method} ${path} failed: ${reason}`, { method, path });
+      throw this.failure(method, path, error);
     }
     this.options.onExchange?.({ method, path, status: response.status, durationMs: Date.now() - started });
     if (response.status >= 200 && response.status < 300) return response;
     throw errorFromResponse(method, path, response);
+  }
+
+  private failure(method: string, path: string, error: unknown): ScimError {
+    const refused = refusalIn(error);
+    if (refused) {
+      return new ScimError('rejected', refusedMessage(method, path, refused), {
+        method,
+        path,
+        rule: refused.rule,
+      });
+    }
+    if (
+      isAxiosError(error) &&
+      error.code === AxiosError.ERR_BAD_RESPONSE &&
+      error.message.includes('maxContentLength')
+    ) {
+      // The target would answer the same again: not worth a retry. A list page can be made smaller (pageSize).
+      return new ScimError(
+        'rejected',
+        `${method} ${path}: the response exceeded ${describeBytes(this.maxResponseBytes)} and was cut off (SCIMFLOW_MAX_RESPONSE_MB)`,
+        { method, path },
+      );
+    }
+    const reason = isAxiosError(error) ? (error.code ?? error.message) : String(error);
+    return new ScimError('transient', `${method} ${path} failed: ${reason}`, { method, path });
   }
 
   private parse<T extends z.ZodTypeAny>(schema: T, response: AxiosResponse): z.infer<T> {
@@ -255,21 +344,28 @@ export class ScimClient {
   }
 }
 
+function refusedMessage(method: string, path: string, refusal: TargetRefusal): string {
+  return `${method} ${path} not sent, refused by the target policy (${refusal.rule}): ${refusal.message}`;
+}
+
 function patchRequest(operations: PatchOperation[]) {
   return { schemas: [SCIM_SCHEMAS.patchOp], Operations: operations };
 }
 
 function errorFromResponse(method: string, path: string, response: AxiosResponse): ScimError {
   const body = scimErrorBodySchema.safeParse(response.data);
-  const scimType = body.success ? body.data.scimType : undefined;
-  const detail = body.success
+  const scimType = body.success && body.data.scimType ? plainExcerpt(body.data.scimType, 64) : undefined;
+  // Quoted as short plain text: the answer may be an HTML error page, or anything at all.
+  const answer = body.success
     ? body.data.detail
     : typeof response.data === 'string'
-      ? response.data.slice(0, 500)
+      ? response.data
       : undefined;
+  const detail = answer ? plainExcerpt(answer) || undefined : undefined;
   const retryAfterMs = parseRetryAfter(response.headers['retry-after'] as string | undefined);
   const kind = kindOfStatus(response.status);
-  const message = `${method} ${path} answered ${response.status}${scimType ? ` (${scimType})` : ''}${
+  const redirect = response.status >= 300 && response.status < 400 ? ' (redirects are not followed)' : '';
+  const message = `${method} ${path} answered ${response.status}${scimType ? ` (${scimType})` : ''}${redirect}${
     detail ? `: ${detail}` : ''
   }`;
   return new ScimError(kind, message, {

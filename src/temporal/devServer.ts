@@ -84,6 +84,8 @@ export interface StartDevServerOptions {
   namespace: string;
   /** Defaults to 127.0.0.1 */
   ip?: string;
+  /** The Web UI decodes payloads with this codec server (`--ui-codec-endpoint`); the API's, for `npm start`. */
+  uiCodecEndpoint?: string;
   log?: Log;
 }
 
@@ -114,6 +116,9 @@ export async function startDevServer(options: StartDevServerOptions): Promise<De
     '--port',
     String(options.port),
     ...(options.uiPort === null ? ['--headless'] : ['--ui-port', String(options.uiPort)]),
+    ...(options.uiPort !== null && options.uiCodecEndpoint
+      ? ['--ui-codec-endpoint', options.uiCodecEndpoint]
+      : []),
     '--ip',
     ip,
     '--namespace',

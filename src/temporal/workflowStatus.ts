@@ -1,4 +1,5 @@
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import { hasControlCharacters } from '../directory/names';
 
 /**
  * Whether the run is open right now, asked of the run itself: visibility (list queries) may lag behind a
@@ -17,5 +18,14 @@ export async function isWorkflowRunning(
   }
 }
 
-/** A value in a visibility (list) query: single-quoted, with backslashes and quotes escaped. */
-export const visibilityString = (value: string) => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+/**
+ * A value in a visibility (list) query: single-quoted, with backslashes and quotes escaped. Control characters
+ * (a NUL above all) have no escape there — Temporal refuses the query only after its retries — so such a value
+ * is refused here, at once; the API's schemas keep them out before it comes to that.
+ */
+export function visibilityString(value: string): string {
+  if (hasControlCharacters(value)) {
+    throw new RangeError('a visibility query value cannot contain control characters');
+  }
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { findTemporalCli, freePort, startDevServer } from '../../src/temporal/devServer';
+import { failureConverterPath } from '../../src/temporal/payloadCodec';
 
 /** Handed from globalSetup to globalTeardown, which jest runs in the same process. */
 export interface TestTemporalGlobals {
@@ -32,6 +33,8 @@ export default async function globalSetup(): Promise<void> {
   const bundleStartedAt = Date.now();
   const bundle = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../src/workflows'),
+    // The workers' failure converter runs in the sandbox too: failure messages are encrypted like payloads.
+    failureConverterPath,
     logger: new DefaultLogger('WARN'),
   });
   const bundleFile = path.join(tmpDir, 'workflow-bundle.js');

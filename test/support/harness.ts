@@ -8,6 +8,8 @@ import { SqliteDirectoryStore } from '../../src/directory/sqlite/sqliteStore';
 import { createApiServer } from '../../src/api/wiring';
 import type { IntentResult } from '../../src/shared/intents';
 import { Keyring } from '../../src/security/keyring';
+import { EncryptionCodec, isEncrypted } from '../../src/temporal/payloadCodec';
+import { temporalDataConverter } from '../../src/temporal/payloadCodec';
 import { createWorker } from '../../src/worker';
 import { type FaultProxy, startFaultProxy } from './faultProxy';
 import { type ScimServerOptions, type ScimTestServer, startScimServer } from './scimServer';
@@ -58,28 +60,50 @@ export class Harness {
   ) {}
 
   static async start(
-    options: { scim?: ScimServerOptions; outboxIntervalMs?: number } = {},
+    options: {
+      scim?: ScimServerOptions;
+      outboxIntervalMs?: number;
+      /** A directory in this SQLite file (default: in memory), sealed with this keyring (default: a new key). */
+      dbFile?: string;
+      keyring?: Keyring;
+      /** Another Temporal server than the shared one (a test with its own Web UI), and where its UI is. */
+      temporal?: { address: string; uiUrl?: string };
+      /** A fixed API port, for a URL known before the API listens (a Temporal UI's codec endpoint). */
+      apiPort?: number;
+    } = {},
   ): Promise<Harness> {
     quietRuntime();
-    const address = process.env.SCIMFLOW_TEST_TEMPORAL_ADDRESS;
+    const address = options.temporal?.address ?? process.env.SCIMFLOW_TEST_TEMPORAL_ADDRESS;
     const bundle = process.env.SCIMFLOW_TEST_WORKFLOW_BUNDLE;
     if (!address || !bundle) throw new Error('the jest globalSetup did not start Temporal');
     const taskQueue = `test-${randomUUID()}`;
-    const keyring = new Keyring(Keyring.generateKey());
-    const config = loadConfig({ SCIMFLOW_TASK_QUEUE: taskQueue, TEMPORAL_ADDRESS: address });
+    const keyring = options.keyring ?? new Keyring(Keyring.generateKey());
+    const config = loadConfig({
+      SCIMFLOW_TASK_QUEUE: taskQueue,
+      TEMPORAL_ADDRESS: address,
+      ...(options.temporal?.uiUrl ? { TEMPORAL_UI_URL: options.temporal.uiUrl } : {}),
+      // The SCIM servers of the tests listen on 127.0.0.1.
+      SCIMFLOW_ALLOW_LOOPBACK_TARGETS: 'true',
+    });
     const scim = await startScimServer(options.scim);
     const proxy = await startFaultProxy(scim.url);
-    const store = await SqliteDirectoryStore.open(':memory:');
-    const temporal = new Client({ connection: await Connection.connect({ address }), namespace: 'default' });
+    const store = await SqliteDirectoryStore.open(options.dbFile ?? ':memory:', { keyring });
+    const temporal = new Client({
+      connection: await Connection.connect({ address }),
+      namespace: 'default',
+      dataConverter: temporalDataConverter(keyring),
+    });
     const workerConnection = await NativeConnection.connect({ address });
     const worker = await createWorker({
       connection: workerConnection,
       namespace: 'default',
       taskQueue,
       store,
+      targetSettings: config.targets,
       workflowBundlePath: bundle,
       dispatcher: createIntentDispatcher(config, temporal, store),
       temporal,
+      keyring,
     });
     const workerRun = worker.run();
     const { api, dispatcher } = await createApiServer({
@@ -87,10 +111,11 @@ export class Harness {
       store,
       temporal,
       token: API_TOKEN,
+      keyring,
       logger: false,
       outboxIntervalMs: options.outboxIntervalMs,
     });
-    const apiUrl = await api.listen({ host: '127.0.0.1', port: 0 });
+    const apiUrl = await api.listen({ host: '127.0.0.1', port: options.apiPort ?? 0 });
     return new Harness(
       scim,
       proxy,
@@ -203,6 +228,27 @@ export class Harness {
   ): Promise<{ body: Record<string, unknown>; settled: Settled[] }> {
     const response = await this.ok<Record<string, unknown> & { operations: Operation[] }>(method, url, body);
     return { body: response, settled: await this.settle(response.operations) };
+  }
+
+  /**
+   * Every text a run's history holds, its encrypted payloads decoded with this scimflow's key, as an operator
+   * reading it through the codec server sees it.
+   */
+  async decodedHistoryTexts(workflowId: string, runId?: string): Promise<string[]> {
+    const codec = new EncryptionCodec(this.keyring);
+    const texts: string[] = [];
+    const collect = (value: unknown): void => {
+      if (value instanceof Uint8Array) texts.push(Buffer.from(value).toString('utf8'));
+      else if (typeof value === 'string') texts.push(value);
+      else if (value && typeof value === 'object') {
+        const payload = value as { metadata?: unknown; data?: unknown };
+        if (payload.metadata && payload.data instanceof Uint8Array && isEncrypted(payload as never)) {
+          collect(codec.decodeOne(payload as never));
+        } else Object.values(value).forEach(collect);
+      }
+    };
+    collect(await this.temporal.workflow.getHandle(workflowId, runId).fetchHistory());
+    return texts;
   }
 
   remoteUser(userName: string) {

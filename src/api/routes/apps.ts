@@ -7,12 +7,26 @@ import {
   withoutSecrets,
 } from '../../directory/model';
 import { checkConnection } from '../../provisioning/connectionCheck';
+import { type TargetRefusal, withoutUrlCredentials } from '../../scim/targetPolicy';
 import type { ApiContext } from '../context';
 import { appGroupParams, confirmDeletionsQuery, idParams, NotFoundError } from '../schemas';
 
+/** The 400 for a baseUrl the target policy refuses; nothing is stored. */
+const unsafeTarget = (refusal: TargetRefusal) => ({
+  error: 'unsafe-target',
+  rule: refusal.rule,
+  message: `unsafe baseUrl (${refusal.rule}): ${refusal.message}`,
+});
+
 export function appRoutes({ store, apply, targets, schedules }: ApiContext): FastifyPluginAsyncZod {
-  const view = async (app: DirectoryApp) => ({
+  // An app stored before credentials in a URL were refused still shows none.
+  const shown = (app: DirectoryApp) => ({
     ...withoutSecrets(app),
+    baseUrl: withoutUrlCredentials(app.baseUrl),
+    allowPrivateNetwork: app.allowPrivateNetwork ?? false,
+  });
+  const view = async (app: DirectoryApp) => ({
+    ...shown(app),
     assignedGroupIds: await store.assignedGroupIds(app.id),
     permissionKeys: await store.appPermissionKeys(app.id),
   });
@@ -24,6 +38,8 @@ export function appRoutes({ store, apply, targets, schedules }: ApiContext): Fas
 
   return async (api) => {
     api.post('/api/apps', { schema: { body: appInputSchema, tags: ['apps'] } }, async (request, reply) => {
+      const refusal = await targets.refusal(request.body);
+      if (refusal) return reply.code(400).send(unsafeTarget(refusal));
       const app = await store.createApp(request.body);
       await schedules.upsert(app);
       return reply.code(201).send({ ...(await view(app)), operations: [] });
@@ -40,8 +56,18 @@ export function appRoutes({ store, apply, targets, schedules }: ApiContext): Fas
     api.patch(
       '/api/apps/:id',
       { schema: { params: idParams, body: appPatchSchema, tags: ['apps'] } },
-      async (request) => {
+      async (request, reply) => {
         const { id } = request.params;
+        const { baseUrl, allowPrivateNetwork } = request.body;
+        if (baseUrl !== undefined || allowPrivateNetwork !== undefined) {
+          // Checked before the write transaction, which must not wait on DNS.
+          const current = await requireApp(id);
+          const refusal = await targets.refusal({
+            baseUrl: baseUrl ?? current.baseUrl,
+            allowPrivateNetwork: allowPrivateNetwork ?? current.allowPrivateNetwork,
+          });
+          if (refusal) return reply.code(400).send(unsafeTarget(refusal));
+        }
         const { result: app, operations } = await apply(async (tx, planner) => {
           const before = await tx.getApp(id);
           if (!before) throw new NotFoundError('app', id);
@@ -69,7 +95,7 @@ export function appRoutes({ store, apply, targets, schedules }: ApiContext): Fas
       const app = await requireApp(request.params.id);
       await store.deleteApp(app.id);
       await schedules.remove(app.id);
-      return { ...withoutSecrets(app), deleted: true, operations: [] };
+      return { ...shown(app), deleted: true, operations: [] };
     });
 
     api.post(

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { groupInputSchema, groupPatchSchema } from '../../directory/model';
 import type { ApiContext } from '../context';
@@ -28,7 +27,12 @@ export function groupRoutes({ store, apply }: ApiContext): FastifyPluginAsyncZod
 
     api.get(
       '/api/groups',
-      { schema: { querystring: pageQuery.extend({ displayName: z.string().optional() }), tags: ['groups'] } },
+      {
+        schema: {
+          querystring: pageQuery.extend({ displayName: groupInputSchema.shape.displayName.optional() }),
+          tags: ['groups'],
+        },
+      },
       async (request) => {
         const { displayName, offset, limit } = request.query;
         if (displayName !== undefined) {

@@ -1,13 +1,18 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { idSchema } from '../../directory/model';
 import { intentNames } from '../../shared/intents';
 import type { ApiContext } from '../context';
 import { listedStatuses } from '../operations';
-import { NotFoundError } from '../schemas';
+import { NotFoundError, workflowIdSchema } from '../schemas';
 
+/**
+ * The filters become a Temporal visibility query: ids are held to the id charset here, so a NUL byte or a quote is
+ * a 400 before any call to Temporal (which would refuse it only after its retries).
+ */
 const operationQuery = z.object({
-  appId: z.string().optional(),
-  resourceId: z.string().optional(),
+  appId: idSchema.optional(),
+  resourceId: idSchema.optional(),
   intent: z.enum(intentNames).optional(),
   status: z.enum(listedStatuses).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -25,7 +30,7 @@ export function operationRoutes({ operations }: ApiContext): FastifyPluginAsyncZ
 
     api.get(
       '/api/operations/:workflowId',
-      { schema: { params: z.object({ workflowId: z.string().min(1) }), tags: ['operations'] } },
+      { schema: { params: z.object({ workflowId: workflowIdSchema }), tags: ['operations'] } },
       async (request) => {
         const operation = await operations.get(request.params.workflowId);
         if (!operation) throw new NotFoundError('operation', request.params.workflowId);

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { ReconciliationRecord } from '../../directory/store';
 import { reconciliationReport } from '../../provisioning/reconciliation';
 import type { ApiContext } from '../context';
-import { idParams, NotFoundError } from '../schemas';
+import { idParams, NotFoundError, workflowIdSchema } from '../schemas';
 
 const reconcileBody = z
   .object({
@@ -23,7 +23,7 @@ const importBody = z
   })
   .strict();
 
-const reportParams = idParams.extend({ workflowId: z.string().min(1) });
+const reportParams = idParams.extend({ workflowId: workflowIdSchema });
 const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(200).default(20) });
 
 /**

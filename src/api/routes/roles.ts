@@ -1,10 +1,17 @@
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { permissionInputSchema, roleInputSchema, rolePatchSchema } from '../../directory/model';
+import {
+  idSchema,
+  permissionInputSchema,
+  permissionKeySchema,
+  roleInputSchema,
+  rolePatchSchema,
+} from '../../directory/model';
 import type { ApiContext } from '../context';
 import { idParams, NotFoundError } from '../schemas';
 
-const roleGroupParams = z.object({ id: z.string().min(1), groupId: z.string().min(1) });
+const roleGroupParams = z.object({ id: idSchema, groupId: idSchema });
+const permissionParams = z.object({ key: permissionKeySchema });
 
 /** Permissions, and roles that bundle them and are given to groups. */
 export function roleRoutes({ store, apply }: ApiContext): FastifyPluginAsyncZod {
@@ -30,7 +37,7 @@ export function roleRoutes({ store, apply }: ApiContext): FastifyPluginAsyncZod 
 
     api.get(
       '/api/permissions/:key',
-      { schema: { params: z.object({ key: z.string().min(1) }), tags: ['roles'] } },
+      { schema: { params: permissionParams, tags: ['roles'] } },
       async (request) => {
         const permission = await store.getPermission(request.params.key);
         if (!permission) throw new NotFoundError('permission', request.params.key);
@@ -41,7 +48,7 @@ export function roleRoutes({ store, apply }: ApiContext): FastifyPluginAsyncZod 
     // Removes the permission from every role and app; users holding it lose the entitlement.
     api.delete(
       '/api/permissions/:key',
-      { schema: { params: z.object({ key: z.string().min(1) }), tags: ['roles'] } },
+      { schema: { params: permissionParams, tags: ['roles'] } },
       async (request) => {
         const { key } = request.params;
         const { operations } = await apply(async (tx, planner) => {

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { userAttributesSchema, userPatchSchema } from '../../directory/model';
 import type { ApiContext } from '../context';
@@ -37,7 +36,13 @@ export function userRoutes({ store, apply }: ApiContext): FastifyPluginAsyncZod 
 
     api.get(
       '/api/users',
-      { schema: { querystring: pageQuery.extend({ userName: z.string().optional() }), tags: ['users'] } },
+      {
+        schema: {
+          // A look-up is held to what a userName may be: a control character is a 400, not a miss.
+          querystring: pageQuery.extend({ userName: userAttributesSchema.shape.userName.optional() }),
+          tags: ['users'],
+        },
+      },
       async (request) => {
         const { userName, offset, limit } = request.query;
         if (userName !== undefined) {

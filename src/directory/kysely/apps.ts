@@ -1,28 +1,30 @@
 import { randomUUID } from 'node:crypto';
+import type { Keyring } from '../../security/keyring';
 import type { DirectoryApp } from '../model';
 import { mergeReconcileSettings, reconcileSettingsSchema } from '../model';
 import type { AppStore } from '../store';
+import { openCredentials, sealCredentials } from './appCredentials';
 import { assertExist, deleted, now, slices } from './conventions';
 import { type Db, inTransaction, type Tables } from './tables';
 
 /**
- * An app is kept as its settings (JSON) and, apart, its credentials (`auth`, JSON). `reconcile` is read through its
- * schema, so settings stored before one of its fields existed (`deletionThreshold.minimum`) read its default, as a
- * new app would, without a migration.
+ * An app is kept as its settings (JSON) and, apart, its credentials (`auth`, sealed with the keyring: see
+ * appCredentials.ts). `reconcile` is read through its schema, so settings stored before one of its fields existed
+ * (`deletionThreshold.minimum`) read its default, as a new app would, without a migration.
  */
-function toApp(row: Tables['apps']): DirectoryApp {
+function toApp(row: Tables['apps'], keyring: Keyring): DirectoryApp {
   const settings = JSON.parse(row.settings);
   return {
     id: row.id,
     ...settings,
     reconcile: reconcileSettingsSchema.parse(settings.reconcile ?? {}),
-    auth: JSON.parse(row.auth),
+    auth: openCredentials(keyring, row.id, row.auth),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
 }
 
-export function appQueries(db: Db): AppStore {
+export function appQueries(db: Db, keyring: Keyring): AppStore {
   return {
     async createApp(input) {
       const id = randomUUID();
@@ -33,7 +35,7 @@ export function appQueries(db: Db): AppStore {
         .values({
           id,
           settings: JSON.stringify(settings),
-          auth: JSON.stringify(auth),
+          auth: sealCredentials(keyring, id, auth),
           created_at: timestamp,
           updated_at: timestamp,
         })
@@ -43,19 +45,19 @@ export function appQueries(db: Db): AppStore {
 
     async getApp(id) {
       const row = await db.selectFrom('apps').selectAll().where('id', '=', id).executeTakeFirst();
-      return row ? toApp(row) : null;
+      return row ? toApp(row, keyring) : null;
     },
 
     async listApps() {
       const rows = await db.selectFrom('apps').selectAll().orderBy('created_at').orderBy('id').execute();
-      return rows.map(toApp);
+      return rows.map((row) => toApp(row, keyring));
     },
 
     async updateApp(id, patch) {
       return inTransaction(db, async (trx) => {
         const row = await trx.selectFrom('apps').selectAll().where('id', '=', id).executeTakeFirst();
         if (!row) return null;
-        const current = toApp(row);
+        const current = toApp(row, keyring);
         const next: DirectoryApp = {
           ...current,
           ...patch,
@@ -64,10 +66,16 @@ export function appQueries(db: Db): AppStore {
           auth: patch.auth ?? current.auth,
           updatedAt: now(),
         };
-        const { id: _id, auth, createdAt: _c, updatedAt, ...settings } = next;
+        const { id: _id, auth: _a, createdAt: _c, updatedAt, ...settings } = next;
+        // Credentials are sealed again only when new ones come: unchanged, the stored value stays as it is (also
+        // when its key is not configured, so a settings change never loses them).
         await trx
           .updateTable('apps')
-          .set({ settings: JSON.stringify(settings), auth: JSON.stringify(auth), updated_at: updatedAt })
+          .set({
+            settings: JSON.stringify(settings),
+            ...(patch.auth ? { auth: sealCredentials(keyring, id, patch.auth) } : {}),
+            updated_at: updatedAt,
+          })
           .where('id', '=', id)
           .execute();
         return next;

@@ -4,9 +4,6 @@ import type { Db } from './tables';
 /** Timestamps are ISO 8601 text, which sorts as it reads. */
 export const now = () => new Date().toISOString();
 
-/** userName, displayName and role names are unique ignoring case (RFC 7643 §4.1.1: userName is case-insensitive). */
-export const uniquenessKey = (value: string) => value.trim().toLowerCase();
-
 /**
  * SQLite caps bound parameters per statement (PostgreSQL at 65,535); large id lists are queried in slices small
  * enough for both.

@@ -1,16 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { DuplicateError } from '../errors';
 import type { DirectoryGroup } from '../model';
+import { nameKey } from '../names';
 import type { GroupStore } from '../store';
-import {
-  assertExist,
-  deleted,
-  inserted,
-  now,
-  refusingDuplicates,
-  slices,
-  uniquenessKey,
-} from './conventions';
+import { assertExist, deleted, inserted, now, refusingDuplicates, slices } from './conventions';
 import type { StoreDialect } from './dialect';
 import { type Db, inTransaction } from './tables';
 
@@ -53,7 +46,7 @@ export function groupQueries(db: Db, dialect: StoreDialect): GroupStore {
             .values({
               id,
               display_name: input.displayName,
-              display_name_key: uniquenessKey(input.displayName),
+              display_name_key: nameKey(input.displayName),
               created_at: timestamp,
               updated_at: timestamp,
             })
@@ -74,7 +67,7 @@ export function groupQueries(db: Db, dialect: StoreDialect): GroupStore {
       const row = await db
         .selectFrom('groups')
         .select('id')
-        .where('display_name_key', '=', uniquenessKey(displayName))
+        .where('display_name_key', '=', nameKey(displayName))
         .executeTakeFirst();
       return row ? readGroup(db, row.id) : null;
     },
@@ -110,7 +103,7 @@ export function groupQueries(db: Db, dialect: StoreDialect): GroupStore {
           await refusingDuplicates(
             trx
               .updateTable('groups')
-              .set({ display_name: displayName, display_name_key: uniquenessKey(displayName) })
+              .set({ display_name: displayName, display_name_key: nameKey(displayName) })
               .where('id', '=', id)
               .execute(),
             dialect.isUniqueViolation,

@@ -1,16 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { DuplicateError } from '../errors';
 import type { EffectiveAccess, Permission, Role } from '../model';
+import { nameKey } from '../names';
 import type { RoleStore } from '../store';
-import {
-  assertExist,
-  deleted,
-  inserted,
-  now,
-  refusingDuplicates,
-  slices,
-  uniquenessKey,
-} from './conventions';
+import { assertExist, deleted, inserted, now, refusingDuplicates, slices } from './conventions';
 import type { StoreDialect } from './dialect';
 import { type Db, inTransaction, type Tables } from './tables';
 
@@ -111,7 +104,7 @@ export function roleQueries(db: Db, dialect: StoreDialect): RoleStore {
             .values({
               id,
               name: input.name,
-              name_key: uniquenessKey(input.name),
+              name_key: nameKey(input.name),
               created_at: timestamp,
               updated_at: timestamp,
             })
@@ -152,7 +145,7 @@ export function roleQueries(db: Db, dialect: StoreDialect): RoleStore {
           await refusingDuplicates(
             trx
               .updateTable('roles')
-              .set({ name: patch.name, name_key: uniquenessKey(patch.name) })
+              .set({ name: patch.name, name_key: nameKey(patch.name) })
               .where('id', '=', id)
               .execute(),
             dialect.isUniqueViolation,

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { DuplicateError } from '../errors';
 import type { DirectoryUser, UserAttributes } from '../model';
+import { nameKey } from '../names';
 import type { UserStore } from '../store';
-import { now, refusingDuplicates, slices, uniquenessKey } from './conventions';
+import { now, refusingDuplicates, slices } from './conventions';
 import type { StoreDialect } from './dialect';
 import { type Db, inTransaction, type Tables } from './tables';
 
@@ -23,7 +24,7 @@ export function userQueries(db: Db, dialect: StoreDialect): UserStore {
           .values({
             id,
             user_name: attributes.userName,
-            user_name_key: uniquenessKey(attributes.userName),
+            user_name_key: nameKey(attributes.userName),
             attributes: JSON.stringify(attributes),
             created_at: timestamp,
             updated_at: timestamp,
@@ -53,7 +54,7 @@ export function userQueries(db: Db, dialect: StoreDialect): UserStore {
       const row = await db
         .selectFrom('users')
         .selectAll()
-        .where('user_name_key', '=', uniquenessKey(userName))
+        .where('user_name_key', '=', nameKey(userName))
         .executeTakeFirst();
       return row ? toUser(row) : null;
     },
@@ -82,12 +83,15 @@ export function userQueries(db: Db, dialect: StoreDialect): UserStore {
         const { id: _id, createdAt: _c, updatedAt: _u, ...current } = before;
         const attributes: UserAttributes = { ...current, ...patch };
         const updatedAt = now();
+        // The key is only recomputed on a rename: a duplicate kept by migration 0005 (whose key carries its id)
+        // can still be edited, deactivated or deleted.
+        const renamed = attributes.userName !== before.userName;
         await refusingDuplicates(
           trx
             .updateTable('users')
             .set({
               user_name: attributes.userName,
-              user_name_key: uniquenessKey(attributes.userName),
+              ...(renamed ? { user_name_key: nameKey(attributes.userName) } : {}),
               attributes: JSON.stringify(attributes),
               updated_at: updatedAt,
             })

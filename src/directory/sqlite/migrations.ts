@@ -1,4 +1,5 @@
 import { type Kysely, type Migration, sql } from 'kysely';
+import { nameKey } from '../names';
 
 /** Forward-only, in order. Add a new entry for every change; never edit one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -206,4 +207,71 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0005_normalized_name_keys': {
+    // userName, displayName and role names are unique under `nameKey` (NFKC, case-folded: names.ts) instead of
+    // `trim().toLowerCase()`. This uses the live function on purpose: the keys must be the ones the store computes
+    // (a later change to it needs a migration of its own, like this one).
+    async up(db: Kysely<unknown>) {
+      const kept: string[] = [];
+      await db.transaction().execute(async (trx) => {
+        for (const table of nameKeyedTables) kept.push(...(await recomputeNameKeys(trx, table)));
+      });
+      if (kept.length) {
+        process.emitWarning(
+          `${kept.length} name(s) are now the same as an older one under the normalized comparison and were kept ` +
+            `as duplicates (they keep working; rename them to make the names unique): ${kept.slice(0, 20).join('; ')}` +
+            (kept.length > 20 ? `; and ${kept.length - 20} more` : ''),
+          { code: 'SCIMFLOW_DUPLICATE_NAMES' },
+        );
+      }
+    },
+  },
 };
+
+const nameKeyedTables = [
+  { table: 'users', name: 'user_name', key: 'user_name_key', what: 'user' },
+  { table: 'groups', name: 'display_name', key: 'display_name_key', what: 'group' },
+  { table: 'roles', name: 'name', key: 'name_key', what: 'role' },
+] as const;
+
+/**
+ * Two rows whose names were distinct under the old key may be one under the new. Refusing to migrate would leave
+ * scimflow unable to start, with no API to rename either; merging them would lose one. So the older row (by
+ * `created_at`) keeps the key and the newer keeps working under `<key>␟<its id>` (U+001F, which no name may
+ * contain now): it is not found by a look-up by name, it refuses nothing, and a rename gives it an ordinary key.
+ * Answers one line per duplicate kept.
+ */
+async function recomputeNameKeys(
+  db: Kysely<unknown>,
+  { table, name, key, what }: (typeof nameKeyedTables)[number],
+): Promise<string[]> {
+  const { rows } = await sql<{ id: string; name: string; key: string }>`
+    SELECT id, ${sql.ref(name)} AS name, ${sql.ref(key)} AS key FROM ${sql.table(table)} ORDER BY created_at, id
+  `.execute(db);
+  const holders = new Map<string, string>();
+  const kept: string[] = [];
+  const changed: { id: string; key: string }[] = [];
+  for (const row of rows) {
+    let next = nameKey(row.name);
+    const holder = holders.get(next);
+    if (holder) {
+      // Ids only: the warning goes to the process's log, names are personal data.
+      kept.push(`${what} ${row.id} (same name as ${holder})`);
+      next = `${next}\u001f${row.id}`;
+    } else {
+      holders.set(next, row.id);
+    }
+    if (next !== row.key) changed.push({ id: row.id, key: next });
+  }
+  // First a key no row can hold, then the new one: no update meets a key another row has not given up yet.
+  for (const row of changed) {
+    const placeholder = `\u001f${row.id}`;
+    await sql`UPDATE ${sql.table(table)} SET ${sql.ref(key)} = ${placeholder} WHERE id = ${row.id}`.execute(
+      db,
+    );
+  }
+  for (const row of changed) {
+    await sql`UPDATE ${sql.table(table)} SET ${sql.ref(key)} = ${row.key} WHERE id = ${row.id}`.execute(db);
+  }
+  return kept;
+}

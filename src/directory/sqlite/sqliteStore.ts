@@ -1,7 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { CompiledQuery, type DatabaseConnection, type Driver, Kysely, Migrator, SqliteDialect } from 'kysely';
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  Migrator,
+  sql,
+  SqliteDialect,
+} from 'kysely';
+import type { Keyring } from '../../security/keyring';
+import { type CredentialsReport, sealAppCredentials } from '../kysely/appCredentials';
 import type { StoreDialect } from '../kysely/dialect';
 import { directoryQueries } from '../kysely/directoryQueries';
 import type { Tables } from '../kysely/tables';
@@ -33,11 +43,33 @@ class ImmediateTransactionsDialect extends SqliteDialect {
   }
 }
 
+/**
+ * The database and its companions are the owner's only (0600), in a directory created 0700. SQLite gives the -wal
+ * and -shm files it creates the database file's mode, so the file is created (or tightened) before SQLite opens
+ * it; companions left by an earlier run are tightened too.
+ */
+function restrictToOwner(file: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  fs.closeSync(fs.openSync(file, 'a', 0o600));
+  for (const each of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      fs.chmodSync(each, 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+}
+
 /** Opens the file (`':memory:'` for a database that lives as long as the connection), creating and migrating it. */
 export async function openSqliteDatabase(file: string): Promise<Kysely<Tables>> {
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+  const inFile = file !== ':memory:' && file !== '';
+  if (inFile) restrictToOwner(file);
   const database = new Database(file);
   database.pragma('journal_mode = WAL');
+  // A row's old bytes are zeroed when it is updated or deleted, so credentials sealed again (plain ones from before
+  // sealing, or with a retired key) leave no copy in the page. FAST: only where that costs no extra I/O.
+  database.pragma('secure_delete = FAST');
+  if (inFile) restrictToOwner(file);
   database.pragma('foreign_keys = ON');
   // The API and the worker may be separate processes writing the same file.
   database.pragma('busy_timeout = 5000');
@@ -51,17 +83,67 @@ export async function openSqliteDatabase(file: string): Promise<Kysely<Tables>> 
 /** The default directory store: one SQLite file (WAL), shared by the API and the worker on one host. */
 export type SqliteDirectoryStore = DirectoryStore;
 
-/** The shared kysely queries over a SQLite file; `SqliteDirectoryStore.open(file)` as callers have always opened it. */
+export interface SqliteStoreOptions {
+  /** Seals the apps' credentials at rest (src/security/keys.ts loads it). */
+  keyring: Keyring;
+  /** Told when apps' credentials are sealed with a key that is not configured. */
+  notice?: (message: string) => void;
+}
+
+/**
+ * Old versions of rewritten rows can remain in the WAL file until it is checkpointed and truncated; this does both
+ * (it waits, up to the busy timeout, for other connections' readers). False when a reader kept it from finishing.
+ */
+async function truncateWal(db: Kysely<Tables>): Promise<boolean> {
+  const { rows } = await sql<{ busy: number }>`pragma wal_checkpoint(TRUNCATE)`.execute(db);
+  return rows[0]?.busy === 0;
+}
+
+/**
+ * The shared kysely queries over a SQLite file. Opening seals the credentials of apps written before sealing
+ * existed (plain JSON), once: every later open finds none.
+ */
 export const SqliteDirectoryStore = {
-  async open(file: string): Promise<SqliteDirectoryStore> {
+  async open(file: string, options: SqliteStoreOptions): Promise<SqliteDirectoryStore> {
+    const { keyring } = options;
     const db = await openSqliteDatabase(file);
+    const report = await sealAppCredentials(db, keyring, 'plain');
+    if (report.sealed > 0) await truncateWal(db);
+    if (report.unreadable.length > 0) options.notice?.(unreadableNotice(report));
     return {
-      ...directoryQueries(db, sqliteStoreDialect),
+      ...directoryQueries(db, sqliteStoreDialect, keyring),
       transaction: (work) =>
-        db.transaction().execute((trx) => work(directoryQueries(trx, sqliteStoreDialect))),
+        db.transaction().execute((trx) => work(directoryQueries(trx, sqliteStoreDialect, keyring))),
       async close() {
         await db.destroy();
       },
     };
   },
 };
+
+export function unreadableNotice(report: CredentialsReport): string {
+  return (
+    `${report.unreadable.length} app(s) have credentials sealed with a key that is not configured ` +
+    `(${report.unreadable.join(', ')}): they cannot call their SCIM service until that key is configured as a ` +
+    'previous key or their credentials are entered again (PATCH /api/apps/<id> with "auth"); see ' +
+    'docs/operations.md, "Keys"'
+  );
+}
+
+/**
+ * `npm run rotate-key`: seals every app's credentials with the keyring's current key (those sealed with a previous
+ * key, and any still plain), then truncates the WAL so no copy sealed with the old key stays in the files.
+ * Idempotent: a second run seals nothing.
+ */
+export async function rotateAppCredentials(
+  file: string,
+  keyring: Keyring,
+): Promise<CredentialsReport & { walTruncated: boolean }> {
+  const db = await openSqliteDatabase(file);
+  try {
+    const report = await sealAppCredentials(db, keyring, 'rotate');
+    return { ...report, walTruncated: await truncateWal(db) };
+  } finally {
+    await db.destroy();
+  }
+}

@@ -1,5 +1,6 @@
 import { appInputSchema } from '../../../src/directory/model';
 import { SqliteDirectoryStore } from '../../../src/directory/sqlite/sqliteStore';
+import { Keyring } from '../../../src/security/keyring';
 import type { DirectoryStore, LinkKey } from '../../../src/directory/store';
 import { CreationInProgressError } from '../../../src/provisioning/errors';
 import { Links, userKey } from '../../../src/provisioning/links';
@@ -11,7 +12,7 @@ describe('creation claims: one creator per directory object and app, in the stor
   let store: DirectoryStore;
   let alice: LinkKey;
   beforeEach(async () => {
-    store = await SqliteDirectoryStore.open(':memory:');
+    store = await SqliteDirectoryStore.open(':memory:', { keyring: new Keyring(Keyring.generateKey()) });
     const app = await store.createApp(
       appInputSchema.parse({
         name: 'Acme',

@@ -10,6 +10,7 @@ import {
   reconcileSettingsSchema,
 } from '../../../src/directory/model';
 import { SqliteDirectoryStore } from '../../../src/directory/sqlite/sqliteStore';
+import { Keyring } from '../../../src/security/keyring';
 
 describe('deletionLimit: how many deletions one change may make in an app without confirmation', () => {
   const threshold = (fields: { percent?: number; count?: number; minimum?: number } = {}) =>
@@ -48,7 +49,9 @@ describe('deletionLimit: how many deletions one change may make in an app withou
 
 describe('the deletion threshold as stored and patched', () => {
   test('given an app stored before minimum existed, when it is read, then minimum is the default', async () => {
-    const store = await SqliteDirectoryStore.open(':memory:');
+    const store = await SqliteDirectoryStore.open(':memory:', {
+      keyring: new Keyring(Keyring.generateKey()),
+    });
     try {
       const input = appInputSchema.parse({
         name: 'Old',

@@ -1,10 +1,11 @@
 import { recordIntents } from '../../../src/directory/outbox';
 import { SqliteDirectoryStore } from '../../../src/directory/sqlite/sqliteStore';
+import { Keyring } from '../../../src/security/keyring';
 
 describe('outbox leases', () => {
   let store: SqliteDirectoryStore;
   beforeEach(async () => {
-    store = await SqliteDirectoryStore.open(':memory:');
+    store = await SqliteDirectoryStore.open(':memory:', { keyring: new Keyring(Keyring.generateKey()) });
   });
   afterEach(async () => {
     await store.close();

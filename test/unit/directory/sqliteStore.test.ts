@@ -5,12 +5,13 @@ import {
   SqliteDirectoryStore,
   sqliteStoreDialect,
 } from '../../../src/directory/sqlite/sqliteStore';
+import { Keyring } from '../../../src/security/keyring';
 import type { DirectoryStore } from '../../../src/directory/store';
 
 describe('the SQLite directory store', () => {
   let store: DirectoryStore;
   beforeEach(async () => {
-    store = await SqliteDirectoryStore.open(':memory:');
+    store = await SqliteDirectoryStore.open(':memory:', { keyring: new Keyring(Keyring.generateKey()) });
   });
   afterEach(() => store.close());
 
@@ -63,14 +64,16 @@ describe('the SQLite directory store', () => {
 });
 
 describe('the directory queries inside a transaction the caller opened', () => {
+  const keyring = new Keyring(Keyring.generateKey());
+
   test('given a transaction, when a group is created in it and the transaction rolls back, then the group is gone', async () => {
     const db = await openSqliteDatabase(':memory:');
-    const outside = directoryQueries(db, sqliteStoreDialect);
+    const outside = directoryQueries(db, sqliteStoreDialect, keyring);
     const alice = await outside.createUser({ userName: 'alice', active: true });
 
     await expect(
       db.transaction().execute(async (trx) => {
-        const inside = directoryQueries(trx, sqliteStoreDialect);
+        const inside = directoryQueries(trx, sqliteStoreDialect, keyring);
         // createGroup writes several rows in a transaction of its own; given one, it joins it.
         await inside.createGroup({ displayName: 'Eng', memberIds: [alice.id] });
         expect(await inside.findGroupByDisplayName('Eng')).not.toBeNull();
@@ -86,14 +89,14 @@ describe('the directory queries inside a transaction the caller opened', () => {
     const db = await openSqliteDatabase(':memory:');
 
     await db.transaction().execute(async (trx) => {
-      const inside = directoryQueries(trx, sqliteStoreDialect);
+      const inside = directoryQueries(trx, sqliteStoreDialect, keyring);
       const alice = await inside.createUser({ userName: 'alice', active: true });
       const eng = await inside.createGroup({ displayName: 'Eng', memberIds: [alice.id] });
       await inside.updateUser(alice.id, { title: 'Engineer' });
       await inside.updateGroup(eng.id, { displayName: 'Engineering' });
     });
 
-    const outside = directoryQueries(db, sqliteStoreDialect);
+    const outside = directoryQueries(db, sqliteStoreDialect, keyring);
     const alice = await outside.findUserByUserName('alice');
     expect(alice?.title).toBe('Engineer');
     expect((await outside.findGroupByDisplayName('Engineering'))?.memberIds).toEqual([alice?.id]);

@@ -2,6 +2,7 @@ import { IntentPlanner } from '../../../src/directory/intentPlanner';
 import { appInputSchema, type ProvisioningSwitches } from '../../../src/directory/model';
 import { isGroupInAppScope, isUserInAppScope, usersInAppScope } from '../../../src/directory/scope';
 import { SqliteDirectoryStore } from '../../../src/directory/sqlite/sqliteStore';
+import { Keyring } from '../../../src/security/keyring';
 import type { IntentRequest } from '../../../src/shared/intents';
 
 /**
@@ -18,7 +19,9 @@ class Directory {
   }
 
   static async open(): Promise<Directory> {
-    return new Directory(await SqliteDirectoryStore.open(':memory:'));
+    return new Directory(
+      await SqliteDirectoryStore.open(':memory:', { keyring: new Keyring(Keyring.generateKey()) }),
+    );
   }
 
   async app(name: string, switches: Partial<ProvisioningSwitches> = {}): Promise<string> {
