@@ -66,6 +66,23 @@ export default tseslint.config(
     },
   },
   {
+    // The keys: a leaf below every layer, which reads only the configuration's type.
+    files: ['src/security/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^\\.\\./(?!config$)',
+              message: 'src/security imports nothing of the project but the config.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The worker process loads no API code (test/unit/architecture checks the modules it really loads).
     files: ['src/worker.ts'],
     rules: {
