@@ -38,7 +38,7 @@ export function createActivities({ store, targets, dispatcher, temporal }: Activ
   const users = new UserProvisioning(store, targets);
   const groups = new GroupProvisioning(store, targets, users);
   return {
-    loadUserPlan: adapt((appId: string, userId: string) => users.plan(appId, userId)),
+    loadUserPlan: adapt((appId: string, userId: string) => users.plan(appId, userId, creationClaimant())),
     findAndLinkRemoteUser: adapt((appId: string, userId: string) => users.findAndLink(appId, userId)),
     createAndLinkRemoteUser: adapt(async (appId: string, userId: string) => {
       // A retry whose first attempt ran before creation claims existed (an upgrade) has no claim to say "look

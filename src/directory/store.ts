@@ -143,6 +143,8 @@ export interface LinkStore {
   claimCreation(key: LinkKey, claimant: string, ttlMs: number): Promise<CreationClaim>;
   /** Ends a claim (the object is linked by now, or the POST was refused for good); another claimant's is kept. */
   releaseCreationClaim(key: LinkKey, claimant: string): Promise<void>;
+  /** Whether someone claimed the object's creation and has not let go (live or expired): its POST may have landed. */
+  hasCreationClaim(key: LinkKey): Promise<boolean>;
 }
 
 /** Which directory object, in which app. */

@@ -110,6 +110,25 @@ export class Links {
    *   takes the claim over at once and looks first.
    * `claimant` is stable across the retries of one piece of work (an activity's attempts).
    */
+  /**
+   * An object with no link but a creation claim was being created when its creator stopped (a crash between the POST
+   * and the link): the app may hold it. Resolves that before anyone decides the object was never provisioned —
+   * waits (CreationInProgressError, retried) while the claim is live, then takes it over, looks the object up with
+   * `find` (which links a hit) and lets the claim go. Nothing is created here.
+   */
+  async resolveInterruptedCreation(
+    key: LinkKey,
+    claimant: string,
+    find: () => Promise<unknown>,
+  ): Promise<void> {
+    if (!(await this.store.hasCreationClaim(keyOf(key)))) return;
+    const claim = await this.store.claimCreation(keyOf(key), claimant, CREATION_CLAIM_TTL_MS);
+    if (claim.outcome === 'linked') return;
+    if (claim.outcome === 'busy') throw new CreationInProgressError(keyOf(key), claim);
+    await find();
+    await this.store.releaseCreationClaim(keyOf(key), claimant);
+  }
+
   async createOnce<T>(key: LinkKey, claimant: string, steps: CreationSteps<T>): Promise<T> {
     const claim = await this.store.claimCreation(keyOf(key), claimant, CREATION_CLAIM_TTL_MS);
     if (claim.outcome === 'linked') return steps.linked(claim.remoteId);

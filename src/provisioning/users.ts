@@ -36,9 +36,19 @@ export class UserProvisioning {
     this.links = new Links(store);
   }
 
-  async plan(appId: string, userId: string): Promise<UserPlan> {
+  /**
+   * What an intent needs to decide: the app's switches, whether the user is in scope, and its link — after
+   * resolving a creation another path left unfinished (so "never provisioned" is never said of a user the app may
+   * hold). `claimant` names the caller, as for a creation.
+   */
+  async plan(appId: string, userId: string, claimant: string): Promise<UserPlan> {
     const app = await this.targets.app(appId);
     const user = await this.store.getUser(userId);
+    if (user && !(await this.store.getLink(appId, 'User', userId))?.remoteId) {
+      await this.links.resolveInterruptedCreation(userKey(appId, userId), claimant, () =>
+        this.findAndLink(appId, userId),
+      );
+    }
     const link = await this.store.getLink(appId, 'User', userId);
     return {
       appName: app.name,

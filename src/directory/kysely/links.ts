@@ -180,6 +180,17 @@ export function linkQueries(db: Db): LinkStore {
       await releaseClaim(db, key, claimant);
     },
 
+    async hasCreationClaim(key) {
+      const row = await db
+        .selectFrom('creation_claims')
+        .select('claimant')
+        .where('app_id', '=', key.appId)
+        .where('resource_type', '=', key.resourceType)
+        .where('local_id', '=', key.localId)
+        .executeTakeFirst();
+      return row !== undefined;
+    },
+
     async remoteMemberIds(appId, groupId) {
       const rows = await db
         .selectFrom('remote_memberships')
