@@ -78,7 +78,7 @@ async function main(): Promise<void> {
     taskQueue: config.taskQueue,
     store,
     targetSettings: config.targets,
-    workflowBundlePath: process.env.SCIMFLOW_WORKFLOW_BUNDLE,
+    workflowBundlePath: config.workflowBundlePath,
     dispatcher: createIntentDispatcher(config, temporal, store, logger),
     temporal,
     keyring,
