@@ -1,6 +1,6 @@
 import { RecordGoneError } from './errors';
 import { DirectoryChanges } from '../directory/changes';
-import type { DirectoryApp, DirectoryUser } from '../directory/model';
+import { type DirectoryApp, type DirectoryUser, groupInputSchema } from '../directory/model';
 import type { DirectoryStore } from '../directory/store';
 import { ScimError } from '../scim/errors';
 import type { ScimClient } from '../scim/client';
@@ -257,7 +257,11 @@ export class AppImport {
         groupId = existing.id;
         report.counts.linked++;
       } else {
-        groupId = (await this.store.createGroup({ displayName: remote.displayName })).id;
+        // The directory's own rules (control characters, length) apply to what an app sends, too.
+        const input = groupInputSchema.safeParse({ displayName: remote.displayName });
+        if (!input.success)
+          throw new Error(`displayName ${JSON.stringify(remote.displayName)} cannot be imported`);
+        groupId = (await this.store.createGroup(input.data)).id;
         report.counts.groupsCreated++;
       }
       await this.links.imported(groupKey(app.id, groupId), remote.id, { displayName: remote.displayName });
