@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +14,23 @@ export interface TestTemporalGlobals {
 
 const log = (msg: string) => process.stderr.write(`[jest globalSetup] ${msg}\n`);
 
+/**
+ * The browser test drives Debian's Chromium (playwright-core downloads none). On a machine without it, installed
+ * here when we may (root with apt-get), so `npm install && npm test` is all the set-up a fresh machine needs.
+ */
+function ensureChromium(): void {
+  const browser = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (existsSync(browser) || process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) return;
+  log("installing Debian's chromium for the Temporal UI test (apt-get)");
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'ignore' });
+  execFileSync('apt-get', ['install', '-y', '-qq', 'chromium'], {
+    stdio: 'ignore',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+}
+
 export default async function globalSetup(): Promise<void> {
+  ensureChromium();
   const tmpDir = await fs.mkdtemp(path.join(os.tmpdir(), 'scimflow-test-'));
   const cliPath = await findTemporalCli({
     projectRoot: path.resolve(__dirname, '../..'),
