@@ -106,7 +106,14 @@ export class OutboxDispatcher implements IntentDispatcher {
       this.deliverSoon();
       return recorded.map((intent) => dispatched(intent, 'queued'));
     }
-    const delivered = await this.deliver(recorded);
+    let delivered = new Set<number>();
+    try {
+      delivered = await this.deliver(recorded);
+    } catch (error) {
+      // The intents are committed with their change whatever happens here: the next pass hands them over.
+      this.options.onDeliveryFailure?.('(outbox)', error);
+      this.deliverSoon();
+    }
     return recorded.map((intent) =>
       dispatched(intent, delivered.has(intent.sequence) ? 'delivered' : 'queued'),
     );
