@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import axios from 'axios';
 import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
 import { createIntentDispatcher, type OutboxDispatcher } from '../../src/client';
@@ -11,6 +10,7 @@ import { Keyring } from '../../src/security/keyring';
 import { EncryptionCodec, isEncrypted } from '../../src/temporal/payloadCodec';
 import { temporalDataConverter } from '../../src/temporal/payloadCodec';
 import { createWorker } from '../../src/worker';
+import { apiCalls } from './apiCalls';
 import { type FaultProxy, startFaultProxy } from './faultProxy';
 import { type ScimServerOptions, type ScimTestServer, startScimServer } from './scimServer';
 
@@ -131,35 +131,14 @@ export class Harness {
     );
   }
 
-  /** An HTTP call to the scimflow API, as a user makes it. */
-  async call<T = Record<string, unknown>>(
-    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
-    url: string,
-    body?: unknown,
-    token: string | null = API_TOKEN,
-  ): Promise<{ status: number; body: T }> {
-    const response = await axios.request<T>({
-      method,
-      url: `${this.apiUrl}${url}`,
-      data: body,
-      headers: token ? { authorization: `Bearer ${token}` } : {},
-      validateStatus: () => true,
-    });
-    return { status: response.status, body: response.data };
-  }
-
+  private readonly calls = apiCalls(
+    () => this.apiUrl,
+    () => API_TOKEN,
+  );
+  /** An HTTP call to the scimflow API, as a user makes it (`token` null: none sent). */
+  readonly call = this.calls.call;
   /** Like `call`, but fails the test on anything but 2xx. */
-  async ok<T = Record<string, unknown>>(
-    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
-    url: string,
-    body?: unknown,
-  ): Promise<T> {
-    const response = await this.call<T>(method, url, body);
-    if (response.status >= 300) {
-      throw new Error(`${method} ${url} answered ${response.status}: ${JSON.stringify(response.body)}`);
-    }
-    return response.body;
-  }
+  readonly ok = this.calls.ok;
 
   async createApp(overrides: Record<string, unknown> = {}): Promise<{ id: string }> {
     return this.ok('POST', '/api/apps', {

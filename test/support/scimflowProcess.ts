@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import axios from 'axios';
 import { freePort } from '../../src/temporal/devServer';
+import { apiCalls } from './apiCalls';
 
 const PROJECT_ROOT = path.resolve(__dirname, '../..');
 
@@ -195,35 +196,14 @@ export class ScimflowProcess {
     }
   }
 
+  private readonly calls = apiCalls(
+    () => this.apiUrl,
+    () => this.options.token,
+  );
   /** An HTTP call to this process's API; throws on a network error (refused, reset), never on a status. */
-  async call<T = Record<string, unknown>>(
-    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
-    url: string,
-    body?: unknown,
-  ): Promise<{ status: number; body: T }> {
-    const response = await axios.request<T>({
-      method,
-      url: `${this.apiUrl}${url}`,
-      data: body,
-      headers: { authorization: `Bearer ${this.options.token}` },
-      timeout: 30_000,
-      validateStatus: () => true,
-    });
-    return { status: response.status, body: response.data };
-  }
-
+  readonly call = this.calls.call;
   /** Like `call`, but anything but 2xx is an error. */
-  async ok<T = Record<string, unknown>>(
-    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
-    url: string,
-    body?: unknown,
-  ): Promise<T> {
-    const response = await this.call<T>(method, url, body);
-    if (response.status >= 300) {
-      throw new Error(`${method} ${url} answered ${response.status}: ${JSON.stringify(response.body)}`);
-    }
-    return response.body;
-  }
+  readonly ok = this.calls.ok;
 
   private async answers(): Promise<boolean> {
     if (this.options.role === 'worker') return this.workerRunning;
