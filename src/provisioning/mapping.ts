@@ -1,3 +1,4 @@
+import { nameKey } from '../directory/names';
 import { type DirectoryUser, type UserAttributes, userAttributesSchema } from '../directory/model';
 import { SCIM_SCHEMAS, type ScimGroupPayload, type ScimUser, type ScimUserPayload } from '../scim/schemas';
 
@@ -65,12 +66,13 @@ export function userMatch(
 }
 
 /**
- * The app's match attribute as a comparable key: userName and e-mail ignore case (RFC 7643 §4.1.1; targets
- * lowercase e-mails), externalId does not. Used to pair remote users with directory users in bulk, the way
- * `userMatch` finds one user with a filter.
+ * The app's match attribute as a comparable key: userName compares as the directory's own names do (`nameKey`:
+ * normalized, case-folded), e-mail ignores case (targets lowercase e-mails), externalId is exact. Used to pair
+ * remote users with directory users in bulk, the way `userMatch` finds one user with a filter.
  */
 function matchKey(matchAttribute: 'userName' | 'externalId' | 'email', value: string): string {
-  return matchAttribute === 'externalId' ? value : value.trim().toLowerCase();
+  if (matchAttribute === 'externalId') return value;
+  return matchAttribute === 'userName' ? nameKey(value) : value.trim().toLowerCase();
 }
 
 /** The key of a directory user under the app's match attribute; null when it has none (no e-mail). */

@@ -1,3 +1,4 @@
+import { nameKey } from '../../directory/names';
 import type { DirectoryGroup } from '../../directory/model';
 import type { DirectoryStore, ReconciliationItem } from '../../directory/store';
 import type { ScimGroup } from '../../scim/schemas';
@@ -24,7 +25,7 @@ export async function classifyGroup(
   let localId = view.groupByRemoteId.get(remote.id);
   const adopted = !localId;
   if (!localId) {
-    const candidate = view.unlinkedGroupsByName.get(remote.displayName.toLowerCase());
+    const candidate = view.unlinkedGroupsByName.get(nameKey(remote.displayName));
     if (!candidate || claimed.has(candidate)) {
       return [
         item('Group', remote.id, { remoteId: remote.id, name: remote.displayName, action: 'unmanaged' }),

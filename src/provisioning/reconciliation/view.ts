@@ -1,3 +1,4 @@
+import { nameKey } from '../../directory/names';
 import type { DirectoryApp, DirectoryGroup, RemoteLink } from '../../directory/model';
 import { usersInAppScope } from '../../directory/scope';
 import type { AttributeSelection } from '../../scim/diff';
@@ -67,7 +68,7 @@ export async function loadView(
     if (!group) continue;
     view.groups.set(groupId, group);
     if (!view.groupLinks.get(groupId)?.remoteId)
-      view.unlinkedGroupsByName.set(group.displayName.toLowerCase(), groupId);
+      view.unlinkedGroupsByName.set(nameKey(group.displayName), groupId);
   }
   return view;
 }
