@@ -98,6 +98,28 @@ export class Links {
   }
 
   /**
+   * An object with no link but a creation claim was being created when its creator stopped (a crash between the POST
+   * and the link): the app may hold it. Resolves that before anyone decides the object was never provisioned —
+   * waits (CreationInProgressError, retried) while the claim is live, then takes it over, looks the object up with
+   * `find` (which links a hit) and lets the claim go. Nothing is created here. Answers whether there was one to
+   * resolve (so the link may have changed).
+   */
+  async resolveInterruptedCreation(
+    key: LinkKey,
+    claimant: string,
+    find: () => Promise<unknown>,
+  ): Promise<boolean> {
+    if (!(await this.store.hasCreationClaim(keyOf(key)))) return false;
+    const claim = await this.store.claimCreation(keyOf(key), claimant, CREATION_CLAIM_TTL_MS);
+    if (claim.outcome === 'busy') throw new CreationInProgressError(keyOf(key), claim);
+    if (claim.outcome === 'claimed') {
+      await find();
+      await this.store.releaseCreationClaim(keyOf(key), claimant);
+    }
+    return true;
+  }
+
+  /**
    * Creates the object in the app once, whatever runs at once — an intent, a group's bulk provisioning, a
    * reconciliation, in any process: each of them claims the object in the store before its POST.
    * - Linked meanwhile by the claim's last holder: that remote id is adopted, nothing is sent.
@@ -110,25 +132,6 @@ export class Links {
    *   takes the claim over at once and looks first.
    * `claimant` is stable across the retries of one piece of work (an activity's attempts).
    */
-  /**
-   * An object with no link but a creation claim was being created when its creator stopped (a crash between the POST
-   * and the link): the app may hold it. Resolves that before anyone decides the object was never provisioned —
-   * waits (CreationInProgressError, retried) while the claim is live, then takes it over, looks the object up with
-   * `find` (which links a hit) and lets the claim go. Nothing is created here.
-   */
-  async resolveInterruptedCreation(
-    key: LinkKey,
-    claimant: string,
-    find: () => Promise<unknown>,
-  ): Promise<void> {
-    if (!(await this.store.hasCreationClaim(keyOf(key)))) return;
-    const claim = await this.store.claimCreation(keyOf(key), claimant, CREATION_CLAIM_TTL_MS);
-    if (claim.outcome === 'linked') return;
-    if (claim.outcome === 'busy') throw new CreationInProgressError(keyOf(key), claim);
-    await find();
-    await this.store.releaseCreationClaim(keyOf(key), claimant);
-  }
-
   async createOnce<T>(key: LinkKey, claimant: string, steps: CreationSteps<T>): Promise<T> {
     const claim = await this.store.claimCreation(keyOf(key), claimant, CREATION_CLAIM_TTL_MS);
     if (claim.outcome === 'linked') return steps.linked(claim.remoteId);

@@ -44,12 +44,13 @@ export class UserProvisioning {
   async plan(appId: string, userId: string, claimant: string): Promise<UserPlan> {
     const app = await this.targets.app(appId);
     const user = await this.store.getUser(userId);
-    if (user && !(await this.store.getLink(appId, 'User', userId))?.remoteId) {
-      await this.links.resolveInterruptedCreation(userKey(appId, userId), claimant, () =>
+    let link = await this.store.getLink(appId, 'User', userId);
+    if (user && !link?.remoteId) {
+      const resolved = await this.links.resolveInterruptedCreation(userKey(appId, userId), claimant, () =>
         this.findAndLink(appId, userId),
       );
+      if (resolved) link = await this.store.getLink(appId, 'User', userId);
     }
-    const link = await this.store.getLink(appId, 'User', userId);
     return {
       appName: app.name,
       switches: app.provisioning,

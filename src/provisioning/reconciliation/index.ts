@@ -58,14 +58,15 @@ export class Reconciliation {
       view: await loadView(this.services, run.appId),
       hooks,
       progress,
+      claimant,
     };
     if (progress.repair.phase === 'users') {
-      await repairUsers(pass, claimant);
+      await repairUsers(pass);
       progress.repair = { phase: 'groups', afterKey: '' };
       await store.updateReconciliation(run.workflowId, { progress });
     }
     if (progress.repair.phase === 'groups') {
-      await repairGroups(pass, claimant);
+      await repairGroups(pass);
       progress.repair = { phase: 'members', afterKey: '' };
       await store.updateReconciliation(run.workflowId, { progress });
     }

@@ -22,10 +22,10 @@ import { counted, type RepairPass } from './types';
 
 /**
  * Creates (or adopts), renames and deletes the groups the comparison planned, one at a time, each checkpointed
- * with its outcome. Their members follow in the members phase. Groups are created under `claimant`'s creation
+ * with its outcome. Their members follow in the members phase. Groups are created under the pass's creation
  * claims; one that another path is creating is deferred to it.
  */
-export async function repairGroups(pass: RepairPass, claimant: string): Promise<void> {
+export async function repairGroups(pass: RepairPass): Promise<void> {
   const { services, run, view, hooks, progress } = pass;
   let done = 0;
   const planned = runItems(services.store, run.workflowId, { resourceType: 'Group', state: 'planned' });
@@ -33,7 +33,7 @@ export async function repairGroups(pass: RepairPass, claimant: string): Promise<
     if (isMembershipKey(groupItem.key)) continue;
     let result: ReconciliationItem;
     try {
-      result = await repairGroup(pass, groupItem, claimant);
+      result = await repairGroup(pass, groupItem);
     } catch (error) {
       if (error instanceof CreationInProgressError) result = deferredToCreator(groupItem, error);
       else if (refusedForGood(error)) {
@@ -46,11 +46,7 @@ export async function repairGroups(pass: RepairPass, claimant: string): Promise<
   }
 }
 
-async function repairGroup(
-  pass: RepairPass,
-  planned: ReconciliationItem,
-  claimant: string,
-): Promise<ReconciliationItem> {
+async function repairGroup(pass: RepairPass, planned: ReconciliationItem): Promise<ReconciliationItem> {
   const { services, view, progress } = pass;
   const { store, groups, links } = services;
   const { app } = view;
@@ -82,7 +78,7 @@ async function repairGroup(
     const createdMeanwhile = await links.forgetGone(key, planned.remoteId);
     if (createdMeanwhile) return { ...planned, state: 'done', remoteId: createdMeanwhile };
     const { linked, adopted } = await createOrAdopt(
-      counted(progress, 'write', () => groups.createAndLink(app.id, key.localId, claimant)),
+      counted(progress, 'write', () => groups.createAndLink(app.id, key.localId, pass.claimant)),
       // The look-up, and the read of the adopted group's members.
       counted(progress, 'read', () => groups.findAndLink(app.id, key.localId), 2),
     );
@@ -100,7 +96,7 @@ async function repairGroup(
     if ((await unlessGone(() => rename(pass, remoteId, group, snapshot.members))) === 'gone') {
       // Deleted in the app since the page was read: create it anew.
       const detail = 're-create: gone from the app';
-      return repairGroup(pass, { ...planned, action: 'create', remote: null, detail }, claimant);
+      return repairGroup(pass, { ...planned, action: 'create', remote: null, detail });
     }
     await links.synced(key, remoteId, { displayName: group.displayName });
     return { ...planned, state: 'done' };

@@ -17,9 +17,9 @@ const CHUNK = 256;
  * Creates (or adopts), updates and deprovisions the users the comparison planned, `RECONCILE_CONCURRENCY` at a
  * time, in chunks checkpointed with their outcomes. A retryable failure lets the writes in flight finish, saves
  * them, and ends the activity; the items it did not reach are still planned for the retry. Users are created under
- * `claimant`'s creation claims; one that another path is creating is deferred to it.
+ * the pass's creation claims; one that another path is creating is deferred to it.
  */
-export async function repairUsers(pass: RepairPass, claimant: string): Promise<void> {
+export async function repairUsers(pass: RepairPass): Promise<void> {
   const { services, run, view, hooks, progress } = pass;
   let done = 0;
   for (;;) {
@@ -31,7 +31,7 @@ export async function repairUsers(pass: RepairPass, claimant: string): Promise<v
     if (chunk.length === 0) return;
     const { results, failure } = await runLimited(chunk, RECONCILE_CONCURRENCY, (planned) =>
       // The desired state as read when this activity started; in scope means it has one.
-      repairUser(pass, planned, view.desired.get(planned.localId as string), claimant),
+      repairUser(pass, planned, view.desired.get(planned.localId as string)),
     );
     const settled = results.map((result, index) => result ?? chunk[index]);
     await services.store.saveReconciliationItems(run.workflowId, settled, progress);
@@ -45,7 +45,6 @@ async function repairUser(
   pass: RepairPass,
   planned: ReconciliationItem,
   desired: ScimUserPayload | undefined,
-  claimant: string,
 ): Promise<ReconciliationItem> {
   const { store, links } = pass.services;
   const key = userKey(pass.view.app.id, planned.localId as string);
@@ -53,9 +52,9 @@ async function repairUser(
   try {
     switch (planned.action) {
       case 'create':
-        return await createUser(pass, planned, desired, claimant);
+        return await createUser(pass, planned, desired);
       case 'update':
-        return await updateUser(pass, planned, desired, claimant);
+        return await updateUser(pass, planned, desired);
       case 'deprovision':
         return await deprovisionUser(pass, planned, desired);
       default: {
@@ -78,7 +77,6 @@ async function createUser(
   pass: RepairPass,
   planned: ReconciliationItem,
   desired: ScimUserPayload | undefined,
-  claimant: string,
 ): Promise<ReconciliationItem> {
   const { services, view, progress } = pass;
   const { users, links } = services;
@@ -99,7 +97,7 @@ async function createUser(
   const createdMeanwhile = await links.forgetGone(key, planned.remoteId);
   if (createdMeanwhile) return { ...planned, state: 'done', remoteId: createdMeanwhile };
   const { linked, adopted } = await createOrAdopt(
-    counted(progress, 'write', () => users.create(view.target, key.localId, desired, claimant)),
+    counted(progress, 'write', () => users.create(view.target, key.localId, desired, pass.claimant)),
     counted(progress, 'read', () => users.findAndLink(key.appId, key.localId)),
   );
   if (!adopted) return { ...planned, state: 'done', remoteId: linked.remoteId };
@@ -117,7 +115,6 @@ async function updateUser(
   pass: RepairPass,
   planned: ReconciliationItem,
   desired: ScimUserPayload | undefined,
-  claimant: string,
 ): Promise<ReconciliationItem> {
   const { services, view } = pass;
   const remote = planned.remote as ScimUser;
@@ -127,7 +124,7 @@ async function updateUser(
   if ((await unlessGone(() => writeUser(pass, remote, operations, desired))) === 'gone') {
     // Deleted in the app since the page was read: create it anew.
     const detail = 're-create: gone from the app';
-    return createUser(pass, { ...planned, action: 'create', remote: null, detail }, desired, claimant);
+    return createUser(pass, { ...planned, action: 'create', remote: null, detail }, desired);
   }
   const written = replacementUser(remote, desired, view.selection);
   await services.links.synced(userKey(view.app.id, planned.localId as string), remote.id, written);

@@ -106,4 +106,6 @@ export interface RepairPass {
   view: DirectoryView;
   hooks: RunHooks;
   progress: Progress;
+  /** Claims the users and groups the pass creates: the same for every retry of its activity. */
+  claimant: string;
 }
