@@ -1,8 +1,15 @@
 import fs from 'node:fs';
-import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  type ConnectionOptions,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Config } from './config';
 import { recordIntents } from './directory/outbox';
-import type { DirectoryStore, OperationStore } from './directory/store';
+import type { DirectoryStore, OperationRecord, OperationStore } from './directory/store';
 import type { Logger } from './logger';
 import {
   type DispatchedIntent,
@@ -10,12 +17,12 @@ import {
   type IntentRequest,
   type QueuedIntent,
   type RecordedIntent,
+  resourceOf,
 } from './shared/intents';
 import { runLimited } from './provisioning/concurrency';
 import type { Keyring } from './security/keyring';
 import { scimAppId, scimIntent, scimResourceId, scimResourceType } from './shared/searchAttributes';
 import { temporalDataConverter } from './temporal/payloadCodec';
-import type { intentLane } from './workflows/intentLane';
 
 /** Address, TLS and API key as Temporal's own tools read them from the environment. */
 export function temporalConnectionOptions(
@@ -72,20 +79,26 @@ export interface OutboxOptions {
 
 const defaults = { deliveryTimeoutMs: 5_000, leaseMs: 15_000, concurrency: 16, inlineLimit: 25 };
 const BATCH = 500;
+/** Long polls held at once for running intents that others wait on; beyond it, the periodic pass checks them. */
+const MAX_WATCHES = 500;
 
 /**
  * The typed starter: the one way the API, the activities and the tests start provisioning work. Intents are
- * recorded in the directory's outbox (with the change that issued them, or by `dispatch`), then handed to their
- * (app, resource) lane, which is started if idle. Every hand-over holds a lease on its operation, so no other
- * pass — in this process or another — starts the same delivery while it is in flight; an operation is handed
- * over only when every earlier one of its lane has been, so lanes keep their order. What Temporal did not take
- * stays in the outbox for the next pass (`deliverSoon`, and the API's periodic `deliverPending`).
+ * recorded in the directory's outbox (with the change that issued them, or by `dispatch`), then each is started
+ * as its own workflow. The outbox keeps each (app, resource) lane in order: an intent starts only once every
+ * earlier one of its lane has closed (a running one is watched, and its successor starts when it closes). Every
+ * hand-over holds a lease on its operation, so no other pass — in this process or another — starts the same
+ * delivery while it is in flight. What Temporal did not take stays in the outbox for the next pass
+ * (`deliverSoon`, and the API's periodic `deliverPending`).
  */
 export class OutboxDispatcher implements IntentDispatcher {
   private readonly options: Required<Omit<OutboxOptions, 'onDeliveryFailure'>> &
     Pick<OutboxOptions, 'onDeliveryFailure'>;
   private background: Promise<void> | null = null;
   private passRequested = false;
+  /** Running intents a later intent of their lane waits on, by workflow id. */
+  private readonly watches = new Map<string, Promise<void>>();
+  private stopped = false;
 
   constructor(
     private readonly temporal: Client,
@@ -129,8 +142,10 @@ export class OutboxDispatcher implements IntentDispatcher {
       const batch = await this.store.deliverableOperations(BATCH);
       const delivered = batch.length > 0 ? (await this.deliver(batch)).size : 0;
       total += delivered;
-      // Nothing went (Temporal unreachable, or every lane waits for a delivery elsewhere): the next pass retries.
-      if (delivered === 0 || batch.length < BATCH) return total;
+      if (delivered > 0 && batch.length === BATCH) continue;
+      // Lanes whose next intent waits on one that may have closed meanwhile (seen by another process, or while
+      // this one was down): free them and go on; nothing freed means the next pass or a watch retries.
+      if ((await this.checkAwaited()) === 0) return total;
     }
   }
 
@@ -150,8 +165,9 @@ export class OutboxDispatcher implements IntentDispatcher {
     });
   }
 
-  /** Waits for the background pass, if any (before closing the store). */
+  /** Waits for the background pass, if any, and ends the watches (before closing the store). */
   async idle(): Promise<void> {
+    this.stopped = true;
     while (this.background) await this.background;
   }
 
@@ -171,12 +187,15 @@ export class OutboxDispatcher implements IntentDispatcher {
     return delivered;
   }
 
-  /** One hand-over; false when it did not happen (its lane must wait, or someone else is delivering it). */
+  /**
+   * One hand-over; false when it did not happen (an earlier intent of its lane is still open, or someone else is
+   * delivering it).
+   */
   private async deliverOne(operation: RecordedIntent): Promise<boolean> {
-    if (await this.store.hasUndispatchedBefore(operation.laneId, operation.sequence)) return false;
+    if (!(await this.laneIsFree(operation))) return false;
     if (!(await this.store.leaseOperation(operation.sequence, this.options.leaseMs))) return false;
     try {
-      await this.signalLane(operation);
+      await this.start(operation);
     } catch (error) {
       await this.store.releaseOperation(operation.sequence, String(error));
       this.options.onDeliveryFailure?.(operation.workflowId, error);
@@ -186,27 +205,108 @@ export class OutboxDispatcher implements IntentDispatcher {
     return true;
   }
 
-  private async signalLane(operation: RecordedIntent): Promise<void> {
-    // Bounded, so an API call does not hang while Temporal is down; the outbox keeps the intent meanwhile.
-    const deadline = Date.now() + this.options.deliveryTimeoutMs;
-    await this.temporal.connection.withDeadline(deadline, () => this.startOrSignalLane(operation));
+  /**
+   * Whether every earlier intent of the operation's lane has closed. One that was delivered and may have closed
+   * since is asked about (and recorded closed); one still running is watched, so its successor starts as soon as
+   * it closes.
+   */
+  private async laneIsFree(operation: RecordedIntent): Promise<boolean> {
+    for (;;) {
+      const open = await this.store.openOperationBefore(operation.laneId, operation.sequence);
+      if (!open) return true;
+      // Still in the outbox itself: its own delivery comes first.
+      if (!open.dispatchedAt) return false;
+      if (!(await this.hasClosed(open))) {
+        this.watch(open);
+        return false;
+      }
+      await this.store.markOperationClosed(open.sequence);
+    }
   }
 
-  private async startOrSignalLane(operation: RecordedIntent) {
-    return this.temporal.workflow.signalWithStart<typeof intentLane, [QueuedIntent]>('intentLane', {
-      workflowId: operation.laneId,
-      taskQueue: this.options.taskQueue,
-      args: [[]],
-      signal: 'enqueueIntent',
-      signalArgs: [operation.request as QueuedIntent],
-      staticSummary: `lane for ${operation.resourceType} ${operation.resourceId} in app ${operation.appId}`,
-      typedSearchAttributes: [
-        { key: scimAppId, value: operation.appId },
-        { key: scimResourceType, value: operation.resourceType },
-        { key: scimResourceId, value: operation.resourceId },
-        { key: scimIntent, value: 'intentLane' },
-      ],
+  /** Delivered intents that later ones wait on: recorded closed when they have, watched while they run. */
+  private async checkAwaited(): Promise<number> {
+    const awaited = (await this.store.awaitedOperations(BATCH)).filter(
+      (operation) => !this.watches.has(operation.workflowId),
+    );
+    let closed = 0;
+    const { failure } = await runLimited(awaited, this.options.concurrency, async (operation) => {
+      if (!(await this.hasClosed(operation))) return this.watch(operation);
+      await this.store.markOperationClosed(operation.sequence);
+      closed++;
     });
+    if (failure) throw failure.error;
+    return closed;
+  }
+
+  private async hasClosed(operation: OperationRecord | RecordedIntent): Promise<boolean> {
+    const running = await this.isRunning(operation.workflowId);
+    if (running !== 'not found') return !running;
+    // Delivered by an earlier release to its lane workflow, which has not started it yet while that lane runs;
+    // otherwise it is past retention.
+    return (await this.isRunning(operation.laneId)) !== true;
+  }
+
+  private async isRunning(workflowId: string): Promise<boolean | 'not found'> {
+    try {
+      const description = await this.temporal.workflow.getHandle(workflowId).describe();
+      return description.status.name === 'RUNNING';
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return 'not found';
+      throw error;
+    }
+  }
+
+  /**
+   * Waits (one long poll) for a running intent to close, then records it closed and delivers what its lane holds
+   * next. A watch that ends otherwise (this process closing, Temporal unreachable) is left to the next pass.
+   */
+  private watch(operation: OperationRecord | RecordedIntent): void {
+    if (this.stopped || this.watches.has(operation.workflowId)) return;
+    if (this.watches.size >= MAX_WATCHES) return;
+    const watch = this.temporal.workflow
+      .getHandle(operation.workflowId)
+      .result()
+      // A failed, cancelled or terminated intent has closed as well; whether it has is asked below.
+      .catch(() => undefined)
+      .then(async () => {
+        if (this.stopped || !(await this.hasClosed(operation))) return;
+        await this.store.markOperationClosed(operation.sequence);
+        this.deliverSoon();
+      })
+      .catch((error) => {
+        if (!this.stopped) this.options.onDeliveryFailure?.(operation.workflowId, error);
+      })
+      .finally(() => this.watches.delete(operation.workflowId));
+    this.watches.set(operation.workflowId, watch);
+  }
+
+  /** Starts the intent's workflow, bounded so an API call does not hang while Temporal is down. */
+  private async start(operation: RecordedIntent): Promise<void> {
+    const queued = operation.request as QueuedIntent;
+    const { resourceType, resourceId } = resourceOf(queued);
+    const deadline = Date.now() + this.options.deliveryTimeoutMs;
+    try {
+      await this.temporal.connection.withDeadline(deadline, () =>
+        this.temporal.workflow.start(queued.intent, {
+          workflowId: queued.workflowId,
+          taskQueue: this.options.taskQueue,
+          args: [queued.input],
+          staticSummary: queued.summary,
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+          typedSearchAttributes: [
+            { key: scimAppId, value: operation.appId },
+            { key: scimResourceType, value: resourceType },
+            { key: scimResourceId, value: resourceId },
+            { key: scimIntent, value: queued.intent },
+          ],
+        }),
+      );
+    } catch (error) {
+      // Delivered before, and its confirmation lost: the intent runs or ran.
+      if (error instanceof WorkflowExecutionAlreadyStartedError) return;
+      throw error;
+    }
   }
 }
 

@@ -55,8 +55,10 @@ export interface OperationView extends Partial<ActivityRetry> {
   result?: IntentResult;
   error?: string;
   /**
-   * Only while `queued`: `outbox` — recorded, not yet handed to Temporal (it could not be reached, or the background
-   * delivery of a large change has not come to it yet); `lane` — handed to its lane, waiting behind earlier intents.
+   * Only while `queued`: `lane` — waiting for an earlier, running intent for the same user or group in the same
+   * app to close (it starts right after); `outbox` — recorded, not yet handed to Temporal (it could not be reached,
+   * an earlier intent of its lane is still in the outbox, or the background delivery of a large change has not come
+   * to it yet).
    */
   queuedIn?: 'outbox' | 'lane';
   /** Only while queued in the outbox after a failed hand-over: how many were tried, and why the last one failed. */
@@ -105,7 +107,7 @@ type Listed = { view: OperationView; runId: string };
 export class OperationQueries {
   constructor(
     private readonly temporal: Client,
-    private readonly store: Pick<OperationStore, 'getOperation'>,
+    private readonly store: Pick<OperationStore, 'getOperation' | 'openOperationBefore'>,
     private readonly options: { uiUrl: string; namespace: string },
   ) {}
 
@@ -131,7 +133,7 @@ export class OperationQueries {
       }
       return view;
     } catch (error) {
-      // Not started yet: the intent waits in its lane behind earlier ones.
+      // Not started yet: the intent waits behind earlier ones of its lane, or in the outbox.
       if (error instanceof WorkflowNotFoundError) return this.queuedView(record);
       throw error;
     }
@@ -210,10 +212,14 @@ export class OperationQueries {
     };
   }
 
-  private queuedView(record: OperationRecord): OperationView {
+  private async queuedView(record: OperationRecord): Promise<OperationView> {
+    // Delivered and not found: an earlier release's lane workflow holds it behind earlier intents.
+    const behindEarlier =
+      record.dispatchedAt !== null ||
+      Boolean((await this.store.openOperationBefore(record.laneId, record.sequence))?.dispatchedAt);
     const view: OperationView = {
       ...this.viewOf(record, 'queued'),
-      queuedIn: record.dispatchedAt ? 'lane' : 'outbox',
+      queuedIn: behindEarlier ? 'lane' : 'outbox',
     };
     if (!record.dispatchedAt && record.deliveryAttempts > 0) {
       view.deliveryAttempts = record.deliveryAttempts;

@@ -51,6 +51,8 @@ export interface OperationRecord {
   request: unknown;
   issuedAt: string;
   dispatchedAt: string | null;
+  /** When its run was seen closed; null until a later intent of its lane needed to know. */
+  closedAt: string | null;
   /** Deliveries started so far, and why the last one that failed did. */
   deliveryAttempts: number;
   lastDeliveryError: string | null;
@@ -185,9 +187,20 @@ export interface OperationStore {
   /** Ends a delivery that did not happen (Temporal refused or did not answer), keeping why. */
   releaseOperation(sequence: number, error: string | null): Promise<void>;
   markOperationDispatched(sequence: number): Promise<void>;
-  /** Operations not yet handed to Temporal whose lease (if any) has expired, oldest first. */
+  /** Records that the operation's run has closed: the next operation of its lane may start. */
+  markOperationClosed(sequence: number): Promise<void>;
+  /**
+   * Operations not yet handed to Temporal whose lease (if any) has expired and whose lane has no earlier operation
+   * still open (undelivered, or delivered and not seen closed), oldest first.
+   */
   deliverableOperations(limit: number): Promise<OperationRecord[]>;
-  hasUndispatchedBefore(laneId: string, sequence: number): Promise<boolean>;
+  /** The earliest operation of the lane before `sequence` not seen closed; null when the lane is free. */
+  openOperationBefore(laneId: string, sequence: number): Promise<OperationRecord | null>;
+  /**
+   * Delivered operations not seen closed that a later undelivered operation of their lane waits on, oldest first:
+   * the dispatcher asks Temporal whether they have closed.
+   */
+  awaitedOperations(limit: number): Promise<OperationRecord[]>;
   getOperation(workflowId: string): Promise<OperationRecord | null>;
   /** Users and groups of the app with an intent still in the outbox. */
   undispatchedResourceIds(appId: string): Promise<{ resourceType: string; resourceId: string }[]>;

@@ -20,9 +20,9 @@ export const enqueueIntent = defineSignal<[QueuedIntent]>('enqueueIntent');
 const IDLE_BEFORE_CLOSING = '30 seconds';
 
 /**
- * One lane per (app, resource): intents for the same user or group in the same app run one at a time, in the
- * order they were issued, each as its own child workflow with a readable id. Intents read the directory as it
- * is when they run, so the last one leaves the app in the directory's final state.
+ * How releases before 0.2 kept a lane: one workflow per (app, resource) running its intents one at a time as
+ * child workflows. The outbox keeps lanes now (`OutboxDispatcher`) and starts intents directly; this stays
+ * registered so lanes started by an earlier release finish what they hold. Do not start new ones.
  */
 export async function intentLane(pending: QueuedIntent[] = []): Promise<void> {
   const queue = [...pending];

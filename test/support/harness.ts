@@ -57,6 +57,8 @@ export class Harness {
     private readonly workerConnection: NativeConnection,
     /** The keys of this scimflow: app credentials at rest, Temporal payloads. */
     readonly keyring: Keyring,
+    /** The worker's task queue (the intents' workflows run on it). */
+    readonly taskQueue: string,
   ) {}
 
   static async start(
@@ -128,6 +130,7 @@ export class Harness {
       workerRun,
       workerConnection,
       keyring,
+      taskQueue,
     );
   }
 

@@ -14,12 +14,16 @@ function toOperation(row: Tables['operations']): OperationRecord {
     request: JSON.parse(row.request),
     issuedAt: row.issued_at,
     dispatchedAt: row.dispatched_at,
+    closedAt: row.closed_at,
     deliveryAttempts: Number(row.delivery_attempts),
     lastDeliveryError: row.last_delivery_error,
   };
 }
 
-/** `operations`, the outbox: a row is undispatched while `dispatched_at` is null, and leased while delivered. */
+/**
+ * `operations`, the outbox: a row is undispatched while `dispatched_at` is null, leased while delivered, and open
+ * until `closed_at` (its run seen closed): a lane's next row starts only when every earlier one is closed.
+ */
 export function operationQueries(db: Db): OperationStore {
   return {
     async recordOperation(operation, build) {
@@ -42,6 +46,7 @@ export function operationQueries(db: Db): OperationStore {
             lease_until: null,
             delivery_attempts: 0,
             last_delivery_error: null,
+            closed_at: null,
           })
           .returning('sequence')
           .executeTakeFirstOrThrow();
@@ -58,6 +63,7 @@ export function operationQueries(db: Db): OperationStore {
           request,
           issuedAt,
           dispatchedAt: null,
+          closedAt: null,
           deliveryAttempts: 0,
           lastDeliveryError: null,
         };
@@ -96,27 +102,70 @@ export function operationQueries(db: Db): OperationStore {
         .execute();
     },
 
+    async markOperationClosed(sequence) {
+      await db
+        .updateTable('operations')
+        .set({ closed_at: now() })
+        .where('sequence', '=', sequence)
+        .where('closed_at', 'is', null)
+        .execute();
+    },
+
     async deliverableOperations(limit) {
       const rows = await db
-        .selectFrom('operations')
-        .selectAll()
-        .where('dispatched_at', 'is', null)
-        .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now())]))
-        .orderBy('sequence')
+        .selectFrom('operations as o')
+        .selectAll('o')
+        .where('o.dispatched_at', 'is', null)
+        .where((eb) => eb.or([eb('o.lease_until', 'is', null), eb('o.lease_until', '<', now())]))
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('operations as earlier')
+                .select('earlier.sequence')
+                .whereRef('earlier.lane_id', '=', 'o.lane_id')
+                .whereRef('earlier.sequence', '<', 'o.sequence')
+                .where('earlier.closed_at', 'is', null),
+            ),
+          ),
+        )
+        .orderBy('o.sequence')
         .limit(limit)
         .execute();
       return rows.map(toOperation);
     },
 
-    async hasUndispatchedBefore(laneId, sequence) {
+    async openOperationBefore(laneId, sequence) {
       const row = await db
         .selectFrom('operations')
-        .select('sequence')
+        .selectAll()
         .where('lane_id', '=', laneId)
+        .where('closed_at', 'is', null)
         .where('sequence', '<', sequence)
-        .where('dispatched_at', 'is', null)
+        .orderBy('sequence')
+        .limit(1)
         .executeTakeFirst();
-      return row !== undefined;
+      return row ? toOperation(row) : null;
+    },
+
+    async awaitedOperations(limit) {
+      const rows = await db
+        .selectFrom('operations as o')
+        .selectAll('o')
+        .where('o.dispatched_at', 'is not', null)
+        .where('o.closed_at', 'is', null)
+        .where(({ exists, selectFrom }) =>
+          exists(
+            selectFrom('operations as later')
+              .select('later.sequence')
+              .whereRef('later.lane_id', '=', 'o.lane_id')
+              .whereRef('later.sequence', '>', 'o.sequence')
+              .where('later.dispatched_at', 'is', null),
+          ),
+        )
+        .orderBy('o.sequence')
+        .limit(limit)
+        .execute();
+      return rows.map(toOperation);
     },
 
     async getOperation(workflowId) {

@@ -80,6 +80,8 @@ export interface Tables {
     lease_until: string | null;
     delivery_attempts: number;
     last_delivery_error: string | null;
+    /** When the dispatcher saw the intent's run closed (ISO 8601); null until a later intent of its lane asks. */
+    closed_at: string | null;
   };
   /** Who is creating a user or group in an app right now (before its POST), until `expires_at`. */
   creation_claims: {

@@ -226,6 +226,19 @@ export const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0006_lanes_kept_by_the_outbox': {
+    // Intents are started directly, no longer through a lane workflow: the outbox keeps each lane's order by
+    // starting an operation only once every earlier one of its lane has closed. Rows delivered before keep
+    // `closed_at` null; the dispatcher confirms their closing with Temporal when a later intent waits on them.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('operations').addColumn('closed_at', 'text').execute();
+      await db.schema
+        .createIndex('operations_lane_open')
+        .on('operations')
+        .columns(['lane_id', 'closed_at', 'sequence'])
+        .execute();
+    },
+  },
 };
 
 const nameKeyedTables = [

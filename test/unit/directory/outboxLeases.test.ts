@@ -48,12 +48,22 @@ describe('outbox leases', () => {
     expect(await store.deliverableOperations(10)).toEqual([]);
   });
 
-  it('lane order: an operation waits while an earlier one of its lane is undelivered', async () => {
-    const [a, , c] = await record(3);
-    // a and c share the lane of user-0.
-    expect(await store.hasUndispatchedBefore(c.laneId, c.sequence)).toBe(true);
+  it('lane order: an operation waits until every earlier one of its lane is delivered and seen closed', async () => {
+    const [a, b, c] = await record(3);
+    // a and c share the lane of user-0; b is alone in the lane of user-1.
+    const offered = async () => (await store.deliverableOperations(10)).map((op) => op.sequence);
+    expect(await offered()).toEqual([a.sequence, b.sequence]);
+    expect((await store.openOperationBefore(c.laneId, c.sequence))?.sequence).toBe(a.sequence);
+
     await store.markOperationDispatched(a.sequence);
-    expect(await store.hasUndispatchedBefore(c.laneId, c.sequence)).toBe(false);
+    // Delivered, still running: c waits on it, and the dispatcher is told to ask about a.
+    expect(await offered()).toEqual([b.sequence]);
+    expect((await store.awaitedOperations(10)).map((op) => op.sequence)).toEqual([a.sequence]);
+
+    await store.markOperationClosed(a.sequence);
+    expect(await store.openOperationBefore(c.laneId, c.sequence)).toBeNull();
+    expect(await offered()).toEqual([b.sequence, c.sequence]);
+    expect(await store.awaitedOperations(10)).toEqual([]);
   });
 
   it('a change that throws records none of its intents', async () => {
