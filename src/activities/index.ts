@@ -39,6 +39,9 @@ export function createActivities({ store, targets, dispatcher, temporal }: Activ
   const groups = new GroupProvisioning(store, targets, users);
   return {
     loadUserPlan: adapt((appId: string, userId: string) => users.plan(appId, userId, creationClaimant())),
+    planUserProvisioning: adapt((appId: string, userId: string) =>
+      users.planProvisioning(appId, userId, creationClaimant()),
+    ),
     findAndLinkRemoteUser: adapt((appId: string, userId: string) => users.findAndLink(appId, userId)),
     createAndLinkRemoteUser: adapt(async (appId: string, userId: string) => {
       // A retry whose first attempt ran before creation claims existed (an upgrade) has no claim to say "look

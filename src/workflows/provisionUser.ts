@@ -1,3 +1,4 @@
+import { patched } from '@temporalio/workflow';
 import { directory, scim } from './activities';
 import { isScimFailure, recordingFailure } from './failures';
 import { type IntentResult, skipped, unchanged, type UserIntentInput, written } from '../shared/intents';
@@ -11,14 +12,20 @@ export async function provisionUser({ appId, userId }: UserIntentInput): Promise
   return recordingFailure(
     (message) => directory.recordUserFailure(appId, userId, message),
     async () => {
-      const plan = await directory.loadUserPlan(appId, userId);
+      // The plan looks the user up in the app with the same call; runs begun before it did so look it up after.
+      const planLooksUp = patched(PLAN_LOOKS_UP);
+      const plan = planLooksUp
+        ? await scim('GET /Users?filter (find the user)').planUserProvisioning(appId, userId)
+        : await directory.loadUserPlan(appId, userId);
       if (!plan.inScope) return skipped(`the user is not in the scope of ${plan.appName}`);
       const label = plan.userName ?? userId;
       let created = false;
 
       if (!plan.remoteId) {
         if (!plan.switches.createUsers) return skipped('createUsers is off for this app');
-        const found = await scim(`GET /Users?filter (find ${label})`).findAndLinkRemoteUser(appId, userId);
+        const found =
+          !planLooksUp &&
+          (await scim(`GET /Users?filter (find ${label})`).findAndLinkRemoteUser(appId, userId));
         if (!found) {
           await createOrAdopt(appId, userId, label);
           created = true;
@@ -43,6 +50,9 @@ export async function provisionUser({ appId, userId }: UserIntentInput): Promise
     },
   );
 }
+
+/** Since 0.2: `planUserProvisioning` adopts the app's matching user, so no separate look-up precedes the POST. */
+const PLAN_LOOKS_UP = 'plan-looks-up-remote-user';
 
 /** A 409 means the user exists already (created meanwhile, or by a lost earlier answer): adopt it. */
 async function createOrAdopt(appId: string, userId: string, label: string): Promise<void> {

@@ -27,6 +27,7 @@ export type ActivityMocks = Partial<Activities>;
  */
 const activityNames = [
   'loadUserPlan',
+  'planUserProvisioning',
   'findAndLinkRemoteUser',
   'createAndLinkRemoteUser',
   'pushUserChanges',

@@ -15,8 +15,8 @@ describe('provisionUser', () => {
 
     test('given Acme has no user matching Alice, then she is POSTed, linked and added to her remote groups', async () => {
       const { result, calls } = await workflows.execute(provisionUser, [alice], {
-        loadUserPlan: async () => notLinked(),
-        findAndLinkRemoteUser: async () => null,
+        // The plan looked Alice up in Acme and found nothing.
+        planUserProvisioning: async () => notLinked(),
         createAndLinkRemoteUser: async () => linked,
         joinRemoteGroups: async () => ({ joined: 2 }),
       });
@@ -26,39 +26,26 @@ describe('provisionUser', () => {
         detail: 'created alice@example.com and added it to 2 group(s)',
       });
       // Just created from the directory's state: nothing left to PATCH.
-      expect(names(calls)).toEqual([
-        'loadUserPlan',
-        'findAndLinkRemoteUser',
-        'createAndLinkRemoteUser',
-        'joinRemoteGroups',
-      ]);
+      expect(names(calls)).toEqual(['planUserProvisioning', 'createAndLinkRemoteUser', 'joinRemoteGroups']);
     });
 
     test('given Acme already has a user matching Alice, then she is adopted and only what differs is written: no POST', async () => {
       const { result, calls } = await workflows.execute(provisionUser, [alice], {
-        loadUserPlan: async () => notLinked(),
-        findAndLinkRemoteUser: async () => adopted,
+        // The plan found her in Acme and adopted her.
+        planUserProvisioning: async () => userPlan({ remoteId: adopted.remoteId }),
         pushUserChanges: async () => ({ written: true, operations: 1 }),
         joinRemoteGroups: async () => ({ joined: 0 }),
       });
 
       expect(result).toEqual({ outcome: 'written', detail: 'updated alice@example.com' });
-      expect(names(calls)).toEqual([
-        'loadUserPlan',
-        'findAndLinkRemoteUser',
-        'pushUserChanges',
-        'joinRemoteGroups',
-      ]);
+      expect(names(calls)).toEqual(['planUserProvisioning', 'pushUserChanges', 'joinRemoteGroups']);
     });
 
     test('given the POST answers 409 (Alice exists after all), then she is looked up again and adopted', async () => {
       const { result, calls } = await workflows.execute(provisionUser, [alice], {
-        loadUserPlan: async () => notLinked(),
-        findAndLinkRemoteUser: (() => {
-          let lookUps = 0;
-          // Not there at the first look; there once the POST said it exists.
-          return async () => (++lookUps === 1 ? null : adopted);
-        })(),
+        planUserProvisioning: async () => notLinked(),
+        // Not there when the plan looked; there once the POST said it exists.
+        findAndLinkRemoteUser: async () => adopted,
         createAndLinkRemoteUser: async () => {
           throw scimFailure('conflict', 'userName is not unique');
         },
@@ -70,8 +57,7 @@ describe('provisionUser', () => {
         detail: 'created alice@example.com and added it to 1 group(s)',
       });
       expect(names(calls)).toEqual([
-        'loadUserPlan',
-        'findAndLinkRemoteUser',
+        'planUserProvisioning',
         'createAndLinkRemoteUser',
         'findAndLinkRemoteUser',
         'joinRemoteGroups',
@@ -80,7 +66,7 @@ describe('provisionUser', () => {
 
     test('given the POST answers 409 but no user can be found to adopt, then the conflict is recorded and the workflow fails', async () => {
       const { error, calls } = await workflows.executeFailing(provisionUser, [alice], {
-        loadUserPlan: async () => notLinked(),
+        planUserProvisioning: async () => notLinked(),
         findAndLinkRemoteUser: async () => null,
         createAndLinkRemoteUser: async () => {
           throw scimFailure('conflict', 'userName is not unique');
@@ -97,18 +83,18 @@ describe('provisionUser', () => {
 
     test('given Acme has createUsers off, then nothing is looked up nor written', async () => {
       const { result, calls } = await workflows.execute(provisionUser, [alice], {
-        loadUserPlan: async () => userPlan({ remoteId: null, switches: { createUsers: false } }),
+        planUserProvisioning: async () => userPlan({ remoteId: null, switches: { createUsers: false } }),
       });
 
       expect(result).toEqual({ outcome: 'skipped', detail: 'createUsers is off for this app' });
-      expect(names(calls)).toEqual(['loadUserPlan']);
+      expect(names(calls)).toEqual(['planUserProvisioning']);
     });
   });
 
   describe('a user Acme has already', () => {
     test('given nothing differs and she is in her remote groups, then it reports unchanged', async () => {
       const { result } = await workflows.execute(provisionUser, [alice], {
-        loadUserPlan: async () => userPlan(),
+        planUserProvisioning: async () => userPlan(),
         pushUserChanges: async () => ({ written: false, operations: 0 }),
         joinRemoteGroups: async () => ({ joined: 0 }),
       });
@@ -118,7 +104,7 @@ describe('provisionUser', () => {
 
     test('given she was deleted in Acme (PATCH answers 404), then the link is forgotten and she is created again', async () => {
       const { result, calls } = await workflows.execute(provisionUser, [alice], {
-        loadUserPlan: async () => userPlan(),
+        planUserProvisioning: async () => userPlan(),
         pushUserChanges: async () => {
           throw scimFailure('not-found');
         },
@@ -129,7 +115,7 @@ describe('provisionUser', () => {
 
       expect(result).toEqual({ outcome: 'written', detail: 'updated alice@example.com' });
       expect(names(calls)).toEqual([
-        'loadUserPlan',
+        'planUserProvisioning',
         'pushUserChanges',
         'forgetRemoteUser',
         'createAndLinkRemoteUser',
@@ -139,7 +125,7 @@ describe('provisionUser', () => {
 
     test('given she was deleted in Acme and createUsers is off, then the link is forgotten and she stays gone', async () => {
       const { result, calls } = await workflows.execute(provisionUser, [alice], {
-        loadUserPlan: async () => userPlan({ switches: { createUsers: false } }),
+        planUserProvisioning: async () => userPlan({ switches: { createUsers: false } }),
         pushUserChanges: async () => {
           throw scimFailure('not-found');
         },
@@ -150,21 +136,21 @@ describe('provisionUser', () => {
         outcome: 'skipped',
         detail: 'alice@example.com was deleted in the app and createUsers is off',
       });
-      expect(names(calls)).toEqual(['loadUserPlan', 'pushUserChanges', 'forgetRemoteUser']);
+      expect(names(calls)).toEqual(['planUserProvisioning', 'pushUserChanges', 'forgetRemoteUser']);
     });
 
     test('given Acme has groupMembership off, then she is written but not added to remote groups', async () => {
       const { calls } = await workflows.execute(provisionUser, [alice], {
-        loadUserPlan: async () => userPlan({ switches: { groupMembership: false } }),
+        planUserProvisioning: async () => userPlan({ switches: { groupMembership: false } }),
         pushUserChanges: async () => ({ written: true, operations: 2 }),
       });
 
-      expect(names(calls)).toEqual(['loadUserPlan', 'pushUserChanges']);
+      expect(names(calls)).toEqual(['planUserProvisioning', 'pushUserChanges']);
     });
 
     test('given Acme rejects the PATCH for good, then the link records why and the workflow fails with the rejection', async () => {
       const { error, calls } = await workflows.executeFailing(provisionUser, [alice], {
-        loadUserPlan: async () => userPlan(),
+        planUserProvisioning: async () => userPlan(),
         pushUserChanges: async () => {
           throw scimFailure('rejected', 'title is too long');
         },
@@ -172,17 +158,17 @@ describe('provisionUser', () => {
       });
 
       expect(failureTypeOf(error)).toBe('ScimRejected');
-      expect(names(calls)).toEqual(['loadUserPlan', 'pushUserChanges', 'recordUserFailure']);
+      expect(names(calls)).toEqual(['planUserProvisioning', 'pushUserChanges', 'recordUserFailure']);
       expect(calls.at(-1)?.args).toEqual(['acme', 'alice', 'title is too long']);
     });
   });
 
   test('given Alice is no longer in the scope of Acme, then nothing is written', async () => {
     const { result, calls } = await workflows.execute(provisionUser, [alice], {
-      loadUserPlan: async () => userPlan({ inScope: false }),
+      planUserProvisioning: async () => userPlan({ inScope: false }),
     });
 
     expect(result).toEqual({ outcome: 'skipped', detail: 'the user is not in the scope of Acme' });
-    expect(names(calls)).toEqual(['loadUserPlan']);
+    expect(names(calls)).toEqual(['planUserProvisioning']);
   });
 });

@@ -51,7 +51,8 @@ describe('updateUser', () => {
   test('given Acme does not have Alice yet, then she is provisioned instead: looked up, created, joined', async () => {
     const { result, calls } = await workflows.execute(updateUser, [alice], {
       loadUserPlan: async () => userPlan({ remoteId: null }),
-      findAndLinkRemoteUser: async () => null,
+      // provisionUser's plan looks her up in Acme: not there.
+      planUserProvisioning: async () => userPlan({ remoteId: null }),
       createAndLinkRemoteUser: async () => ({ remoteId: 'remote-alice', adopted: false }),
       joinRemoteGroups: async () => ({ joined: 0 }),
     });
@@ -59,8 +60,7 @@ describe('updateUser', () => {
     expect(result).toEqual({ outcome: 'written', detail: 'created alice@example.com' });
     expect(names(calls)).toEqual([
       'loadUserPlan',
-      'loadUserPlan',
-      'findAndLinkRemoteUser',
+      'planUserProvisioning',
       'createAndLinkRemoteUser',
       'joinRemoteGroups',
     ]);
