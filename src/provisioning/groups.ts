@@ -1,12 +1,13 @@
 import { CreationInProgressError, RecordGoneError } from './errors';
 import type { DirectoryApp, DirectoryGroup, ProvisioningSwitches } from '../directory/model';
+import { nameKey } from '../directory/names';
 import { isGroupInAppScope } from '../directory/scope';
 import type { DirectoryStore } from '../directory/store';
 import { runLimited } from './concurrency';
-import { groupKey, Links } from './links';
+import { CREATION_CLAIM_TTL_MS, creationHere, groupKey, Links, userKey } from './links';
 import { desiredScimGroup } from './mapping';
-import { deleteLinked, memberWrites, renameRemoteGroup } from './remoteWrites';
-import type { Targets } from './targets';
+import { createOrAdopt, deleteLinked, memberWrites, renameRemoteGroup } from './remoteWrites';
+import type { Target, Targets } from './targets';
 import type { UserProvisioning } from './users';
 
 export interface GroupPlan {
@@ -27,6 +28,15 @@ export interface MembershipChange {
 
 /** How many members are provisioned at once while a group is being created. */
 const MEMBER_PROVISIONING_CONCURRENCY = 16;
+
+/**
+ * How often a bulk call looks again at members whose creation another path holds. Overlapping groups assigned at
+ * once meet at the same users all the time; their creators are mostly in this process and wake the waiters at once
+ * (`creationHere`), so this only paces the wait for claims held by other processes.
+ */
+const CLAIM_POLL_MS = 500;
+/** How often a claim held elsewhere is asked again before it expires (its holder may let go without a link). */
+const CLAIM_RECHECK_MS = 5_000;
 
 /** Provisioning of one group into one app. No Temporal in here. */
 export class GroupProvisioning {
@@ -54,10 +64,22 @@ export class GroupProvisioning {
     };
   }
 
-  /** Groups are matched on displayName, as Entra ID does; a hit is adopted instead of created again. */
-  async findAndLink(appId: string, groupId: string): Promise<{ remoteId: string } | null> {
+  /**
+   * Groups are matched on displayName, as Entra ID does; a hit is adopted instead of created again. The app's
+   * groups are looked up in a listing shared by this process's group creations when one page holds them all
+   * (100 groups assigned at once cost one request), otherwise with a filtered GET; `fresh` always asks the target.
+   */
+  async findAndLink(
+    appId: string,
+    groupId: string,
+    options: { fresh?: boolean } = {},
+  ): Promise<{ remoteId: string } | null> {
     const { app, group } = await this.load(appId, groupId);
-    const remote = await this.targets.clientFor(app).findGroupByDisplayName(group.displayName);
+    const target = this.targets.connect(app);
+    const listing = options.fresh ? null : await this.targets.remoteIndex(app).groupsFor(target);
+    const remote = listing
+      ? listing.take(nameKey(group.displayName), groupId)
+      : await target.client.findGroupByDisplayName(group.displayName);
     if (!remote) return null;
     await this.links.groupLinked(groupKey(appId, groupId), remote.id, remote.displayName);
     return { remoteId: remote.id };
@@ -65,28 +87,41 @@ export class GroupProvisioning {
 
   /**
    * POSTs the group, empty, and links it, under a creation claim (`Links.createOnce`): a group another path linked
-   * meanwhile is adopted, and one whose earlier creation may have landed is looked up first.
+   * meanwhile is adopted, and one whose earlier creation may have landed is looked up first (with a filtered
+   * GET: a listing may predate that creation). A 409 means the group exists although the listing did not show
+   * it: the listing is dropped, and the group found with a filtered GET is adopted.
    */
   async createAndLink(appId: string, groupId: string, claimant: string): Promise<{ remoteId: string }> {
     const { app, group } = await this.load(appId, groupId);
     const key = groupKey(appId, groupId);
-    return this.links.createOnce(key, claimant, {
-      linked: (remoteId) => ({ remoteId }),
-      find: () => this.findAndLink(appId, groupId),
-      create: async () => {
-        const created = await this.targets.clientFor(app).createGroup(desiredScimGroup(group));
-        await this.links.groupLinked(key, created.id, group.displayName);
-        return { remoteId: created.id };
+    const { linked } = await createOrAdopt(
+      () =>
+        this.links.createOnce(key, claimant, {
+          linked: (remoteId) => ({ remoteId }),
+          find: () => this.findAndLink(appId, groupId, { fresh: true }),
+          create: async () => {
+            const created = await this.targets.clientFor(app).createGroup(desiredScimGroup(group));
+            await this.links.groupLinked(key, created.id, group.displayName);
+            return { remoteId: created.id };
+          },
+        }),
+      () => {
+        this.targets.remoteIndex(app).forgetGroups();
+        return this.findAndLink(appId, groupId, { fresh: true });
       },
-    });
+    );
+    return linked;
   }
 
   /**
    * Gives every member of the group a remote id: adopted when the target already has the user, created when
    * the app allows creating users. Members already linked cost nothing, so a retried call resumes where the
-   * previous one stopped. A member another path is creating right now is left for the retry (its creator will
-   * have linked it by then): the others are done first, then `CreationInProgressError` ends the call.
-   * `onProgress` is called after each member, for heartbeats.
+   * previous one stopped. Many members to find are looked up in one listing of the app's users, shared by the
+   * bulk calls of this process, when that costs fewer requests than a filtered GET each (`UserProvisioning.
+   * listingFor`). A member another path is creating right now (another group's call holding the same user) is
+   * waited for once the others are done, and adopted when its creator has linked it; only a claim that outlives
+   * `CREATION_CLAIM_TTL_MS` ends the call with `CreationInProgressError` (retried). `onProgress` is called after
+   * each member and while waiting, for heartbeats.
    */
   async provisionMembers(
     appId: string,
@@ -104,28 +139,86 @@ export class GroupProvisioning {
     const counts = { linked: alreadyLinked.size, created: 0, adopted: 0, skipped: 0 };
     const pending = members
       .filter((member) => member.active && !alreadyLinked.has(member.id))
-      .sort((a, b) => a.id.localeCompare(b.id));
-    const inProgress: CreationInProgressError[] = [];
+      .map((member) => member.id)
+      .sort((a, b) => a.localeCompare(b));
+    const target = this.targets.connect(app);
+    const listing = await this.users.listingFor(target, pending.length);
+    const creations = this.targets.bulkCreations(app);
+    const busy = new Map<string, CreationInProgressError>();
     let done = 0;
-    const { failure } = await runLimited(pending, MEMBER_PROVISIONING_CONCURRENCY, async (member) => {
-      if (await this.users.findAndLink(appId, member.id)) counts.adopted++;
-      else if (!app.provisioning.createUsers) counts.skipped++;
+    const provision = async (userId: string) => {
+      const result = await creations.run(() => this.users.provisionInBulk(target, userId, claimant, listing));
+      if (result.outcome === 'busy') busy.set(userId, result.claim);
       else {
-        try {
-          // Created meanwhile (by the member's own provisioning, or an earlier attempt whose answer was lost):
-          // adopted.
-          const { adopted } = await this.users.createOrAdopt(appId, member.id, claimant);
-          counts[adopted ? 'adopted' : 'created']++;
-        } catch (error) {
-          if (!(error instanceof CreationInProgressError)) throw error;
-          inProgress.push(error);
-        }
+        busy.delete(userId);
+        counts[result.outcome]++;
+        options.onProgress?.(++done);
       }
-      options.onProgress?.(++done);
-    });
+    };
+    const { failure } = await runLimited(pending, MEMBER_PROVISIONING_CONCURRENCY, provision);
     if (failure) throw failure.error;
-    if (inProgress.length) throw inProgress[0];
+    await this.awaitClaimedMembers(
+      target,
+      busy,
+      async (userIds) => {
+        const settled = await runLimited(userIds, MEMBER_PROVISIONING_CONCURRENCY, provision);
+        if (settled.failure) throw settled.failure.error;
+      },
+      (adopted) => {
+        counts.adopted += adopted;
+        done += adopted;
+      },
+      () => options.onProgress?.(done),
+    );
     return counts;
+  }
+
+  /**
+   * Waits for the members whose creation claim another path holds (`busy`), within the same call: each is adopted
+   * as soon as its creator has linked it (no request), or tried again (`retry`) when its claim has expired, when
+   * the holder may have let go without a link, or when this process's own creation of it has ended. After
+   * `CREATION_CLAIM_TTL_MS` (by which time every claim seen busy has expired, unless its holder took it anew) the
+   * first claim still held ends the call. `adopted` is told of each member adopted, and heartbeats go on.
+   */
+  private async awaitClaimedMembers(
+    target: Target,
+    busy: Map<string, CreationInProgressError>,
+    retry: (userIds: string[]) => Promise<void>,
+    adopted: (count: number) => void,
+    onProgress: () => void,
+  ): Promise<void> {
+    const appId = target.app.id;
+    const deadline = Date.now() + CREATION_CLAIM_TTL_MS;
+    let lastRecheck = Date.now();
+    const heldHere = new Set<string>();
+    while (busy.size > 0) {
+      const ownCreations = [...busy.keys()].flatMap((userId) => {
+        const creation = creationHere(userKey(appId, userId));
+        if (creation) heldHere.add(userId);
+        return creation ? [creation] : [];
+      });
+      // Woken when this process's creations of them have all ended, or after the poll interval.
+      await Promise.race([sleep(CLAIM_POLL_MS), ...(ownCreations.length ? [Promise.all(ownCreations)] : [])]);
+      const links = await this.store.getLinks(appId, 'User', [...busy.keys()]);
+      const linked = links.filter((link) => link.remoteId).map((link) => link.localId);
+      for (const userId of linked) busy.delete(userId);
+      if (linked.length) adopted(linked.length);
+      const now = Date.now();
+      const recheckAll = now - lastRecheck >= CLAIM_RECHECK_MS || now >= deadline;
+      if (recheckAll) lastRecheck = now;
+      // Asked again: an expired claim, a creation of this process that ended without a link, and now and then
+      // every claim (a holder elsewhere may have let go without a link, after a POST refused for good).
+      const again = [...busy.entries()].flatMap(([userId, claim]) =>
+        recheckAll ||
+        Date.parse(claim.holder.expiresAt) <= now ||
+        (heldHere.has(userId) && !creationHere(userKey(appId, userId)))
+          ? [userId]
+          : [],
+      );
+      if (again.length) await retry(again);
+      if (Date.now() >= deadline && busy.size > 0) throw [...busy.values()][0];
+      onProgress();
+    }
   }
 
   /**
@@ -234,3 +327,5 @@ export class GroupProvisioning {
     return { app, group };
   }
 }
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

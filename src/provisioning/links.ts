@@ -18,6 +18,11 @@ export interface CreationSteps<T> {
   linked(remoteId: string): T;
   /** Looks the object up by its match attribute and links a hit. */
   find(): Promise<T | null>;
+  /**
+   * Looks the object up before a creation no earlier claim made suspect (`find` is for those): e.g. in a listing
+   * of the app's users. Without it, such a creation POSTs at once.
+   */
+  findBeforeCreating?(): Promise<T | null>;
   /** POSTs the object and links it. */
   create(): Promise<T>;
 }
@@ -33,6 +38,19 @@ export const groupKey = (appId: string, groupId: string): LinkKey => ({
   resourceType: 'Group',
   localId: groupId,
 });
+
+/**
+ * Creations this process is making right now, by key: whoever waits for another's claim in this process is woken
+ * when it ends, rather than polling the store.
+ */
+const creationsHere = new Map<string, Promise<void>>();
+const keyText = ({ appId, resourceType, localId }: LinkKey) =>
+  `${appId}\u0000${resourceType}\u0000${localId}`;
+
+/** Settles when this process's creation of the object ends; undefined when this process is not creating it. */
+export function creationHere(key: LinkKey): Promise<void> | undefined {
+  return creationsHere.get(keyText(key));
+}
 
 /** Only the key's own fields: a `RemoteLink` handed in as a key must not write its old values back. */
 const keyOf = ({ appId, resourceType, localId }: LinkKey): LinkKey => ({ appId, resourceType, localId });
@@ -136,14 +154,21 @@ export class Links {
     const claim = await this.store.claimCreation(keyOf(key), claimant, CREATION_CLAIM_TTL_MS);
     if (claim.outcome === 'linked') return steps.linked(claim.remoteId);
     if (claim.outcome === 'busy') throw new CreationInProgressError(keyOf(key), claim);
+    let ended!: () => void;
+    const here = keyText(key);
+    const creation = new Promise<void>((resolve) => (ended = resolve));
+    creationsHere.set(here, creation);
     try {
-      const found = claim.lookFirst ? await steps.find() : null;
+      const found = claim.lookFirst ? await steps.find() : ((await steps.findBeforeCreating?.()) ?? null);
       const result = found ?? (await steps.create());
       await this.store.releaseCreationClaim(keyOf(key), claimant);
       return result;
     } catch (error) {
       if (refusedForGood(error)) await this.store.releaseCreationClaim(keyOf(key), claimant);
       throw error;
+    } finally {
+      if (creationsHere.get(here) === creation) creationsHere.delete(here);
+      ended();
     }
   }
 

@@ -1,4 +1,6 @@
+import { Limiter } from './concurrency';
 import { RecordGoneError } from './errors';
+import { RemoteIndex } from './remoteIndex';
 import { DEFAULT_MAX_RESPONSE_BYTES, ScimClient, type ScimClientOptions } from '../scim/client';
 import type { ServiceProviderConfig } from '../scim/schemas';
 import { assessTarget, type HostResolver, type TargetPolicy, type TargetRefusal } from '../scim/targetPolicy';
@@ -24,6 +26,14 @@ export function capabilitiesFrom(config: ServiceProviderConfig): TargetCapabilit
 }
 
 const CAPABILITIES_TTL_MS = 10 * 60_000;
+
+/**
+ * SCIM requests one process keeps in flight towards one app, whatever asks (every activity of a worker). Assigning
+ * 100 groups at once starts 100 bulk activities of 16 members each: without a cap, 1,600 requests would hit one
+ * target at once, which SaaS targets answer with 429s and small on-premises ones with timeouts. 32 keeps a fast
+ * target busy (the bench's local target is saturated at about 16) and stays under the keep-alive pool's 64 sockets.
+ */
+export const MAX_REQUESTS_IN_FLIGHT_PER_APP = 32;
 
 /**
  * The process's settings for every target (`config.targets`): the policy's allowances, which an app can widen
@@ -60,6 +70,13 @@ export class Targets {
     { at: number; capabilities: Promise<TargetCapabilities> }
   >();
 
+  /** Per app and base URL: the cap on requests in flight, the cap on bulk creations, the shared listings. */
+  private readonly perApp = new Map<
+    string,
+    { requests: Limiter; creations: Limiter; index: RemoteIndex; matchAttribute: string }
+  >();
+  private readonly maxInFlight: number;
+
   private readonly onExchange?: ScimClientOptions['onExchange'];
   private readonly settings: TargetSettings;
   private readonly resolveHost?: HostResolver;
@@ -71,8 +88,11 @@ export class Targets {
       settings?: TargetSettings;
       /** How host names resolve for the target policy (tests); dns.lookup by default. */
       resolveHost?: HostResolver;
+      /** Requests in flight per app in this process (`MAX_REQUESTS_IN_FLIGHT_PER_APP` by default). */
+      maxRequestsInFlightPerApp?: number;
     } = {},
   ) {
+    this.maxInFlight = options.maxRequestsInFlightPerApp ?? MAX_REQUESTS_IN_FLIGHT_PER_APP;
     this.onExchange = options.onExchange;
     this.settings = options.settings ?? STRICT_SETTINGS;
     this.resolveHost = options.resolveHost;
@@ -111,7 +131,42 @@ export class Targets {
       resolveHost: this.resolveHost,
       maxResponseBytes: this.settings.maxResponseBytes,
       onExchange: this.onExchange,
+      gate: (request) => this.of(app).requests.run(request),
     });
+  }
+
+  /** The app's users and groups as listed, shared by every caller in this process (see `RemoteIndex`). */
+  remoteIndex(app: DirectoryApp): RemoteIndex {
+    return this.of(app).index;
+  }
+
+  /**
+   * Turns for bulk creations in this app (claim, look-up, POST, link), as many as requests may be in flight. A
+   * creation claim is taken just before its POST, so the POST never waits behind a queue long enough for the claim
+   * (`CREATION_CLAIM_TTL_MS`) to expire while it is still to be sent.
+   */
+  bulkCreations(app: DirectoryApp): Limiter {
+    return this.of(app).creations;
+  }
+
+  private of(app: DirectoryApp) {
+    const key = `${app.id} ${app.baseUrl}`;
+    let state = this.perApp.get(key);
+    // A listing is keyed by the match attribute it was made for: a change of setting starts a new one.
+    if (state && state.matchAttribute !== app.userMatchAttribute) {
+      state = { ...state, index: new RemoteIndex(this.store), matchAttribute: app.userMatchAttribute };
+      this.perApp.set(key, state);
+    }
+    if (!state) {
+      state = {
+        requests: new Limiter(this.maxInFlight),
+        creations: new Limiter(this.maxInFlight),
+        index: new RemoteIndex(this.store),
+        matchAttribute: app.userMatchAttribute,
+      };
+      this.perApp.set(key, state);
+    }
+    return state;
   }
 
   connect(app: DirectoryApp): Target {

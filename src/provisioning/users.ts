@@ -1,11 +1,12 @@
-import { RecordGoneError } from './errors';
+import { CreationInProgressError, RecordGoneError } from './errors';
 import type { DirectoryApp, EffectiveAccess, ProvisioningSwitches } from '../directory/model';
 import { isUserInAppScope } from '../directory/scope';
 import type { DirectoryStore } from '../directory/store';
 import { type AttributeSelection, replacementUser, userPatchOperations } from '../scim/diff';
-import type { ScimUserPayload } from '../scim/schemas';
+import type { ScimUser, ScimUserPayload } from '../scim/schemas';
 import { Links, userKey } from './links';
-import { desiredScimUser, userMatch } from './mapping';
+import { desiredScimUser, directoryMatchKey, userMatch } from './mapping';
+import type { RemoteListing } from './remoteIndex';
 import { createOrAdopt, deleteLinked, unlessGone, updateRemoteUser } from './remoteWrites';
 import type { Target, Targets } from './targets';
 
@@ -24,6 +25,10 @@ export interface RemoteUserRef {
   remoteId: string;
   adopted: boolean;
 }
+
+/** How one member of a bulk provisioning ended: `busy` while another path holds its creation claim. */
+export type BulkOutcome =
+  { outcome: 'created' | 'adopted' | 'skipped' } | { outcome: 'busy'; claim: CreationInProgressError };
 
 /** Provisioning of one user into one app, one SCIM call per method. No Temporal in here. */
 export class UserProvisioning {
@@ -62,6 +67,18 @@ export class UserProvisioning {
     };
   }
 
+  /**
+   * The plan of an intent that brings the user into the app: `plan`, and when the user is in scope, not linked,
+   * and may be created, the app's matching user looked up and adopted (`remoteId` set) — the directory read and
+   * the first SCIM call in one step.
+   */
+  async planProvisioning(appId: string, userId: string, claimant: string): Promise<UserPlan> {
+    const plan = await this.plan(appId, userId, claimant);
+    if (plan.remoteId || !plan.inScope || !plan.switches.createUsers || plan.userName === null) return plan;
+    const found = await this.findAndLink(appId, userId);
+    return found ? { ...plan, remoteId: found.remoteId, linkStatus: 'synced' } : plan;
+  }
+
   /** Looks the user up by the app's match attribute; a hit is adopted (linked) instead of created again. */
   async findAndLink(appId: string, userId: string): Promise<RemoteUserRef | null> {
     const app = await this.targets.app(appId);
@@ -73,6 +90,62 @@ export class UserProvisioning {
     // The remote state as found is what later diffs start from, so adoption writes only what differs.
     await this.links.synced(userKey(appId, userId), remote.id, remote);
     return { remoteId: remote.id, adopted: true };
+  }
+
+  /**
+   * The app's users listed once for a bulk call with `lookUps` users to find, when listing costs no more requests
+   * than filtered GETs would (see `RemoteIndex.usersFor`); null when filtered GETs are cheaper.
+   */
+  listingFor(target: Target, lookUps: number): Promise<RemoteListing<ScimUser> | null> {
+    if (lookUps === 0) return Promise.resolve(null);
+    return this.targets.remoteIndex(target.app).usersFor(target, lookUps);
+  }
+
+  /**
+   * One user of a bulk call given a remote id: found in `listing` (or, without one, by a filtered GET) and adopted,
+   * or else created when the app allows it. Under a creation claim like every creation: a user another path linked
+   * meanwhile is adopted with no call; one whose claim another path holds answers `busy`; one an earlier claim
+   * may have created is looked up with a filtered GET (the listing may predate it). A POST answered 409 adopts
+   * what a filtered GET finds.
+   */
+  async provisionInBulk(
+    target: Target,
+    userId: string,
+    claimant: string,
+    listing: RemoteListing<ScimUser> | null,
+  ): Promise<BulkOutcome> {
+    const { app } = target;
+    const key = userKey(app.id, userId);
+    const user = await this.requireUser(userId);
+    const lookUp = async (): Promise<RemoteUserRef | null> => {
+      if (!listing) return this.findAndLink(app.id, userId);
+      const remote = listing.take(directoryMatchKey(app.userMatchAttribute, user), userId);
+      if (!remote) return null;
+      await this.links.synced(key, remote.id, remote);
+      return { remoteId: remote.id, adopted: true };
+    };
+    if (!app.provisioning.createUsers) return { outcome: (await lookUp()) ? 'adopted' : 'skipped' };
+    try {
+      const { linked } = await createOrAdopt(
+        () =>
+          this.links.createOnce(key, claimant, {
+            linked: (remoteId) => ({ remoteId, adopted: true }),
+            find: () => this.findAndLink(app.id, userId),
+            findBeforeCreating: lookUp,
+            create: async () => {
+              const desired = (await this.desiredStates(app, [userId])).get(userId) as ScimUserPayload;
+              const created = await target.client.createUser(desired);
+              await this.links.synced(key, created.id, desired);
+              return { remoteId: created.id, adopted: false };
+            },
+          }),
+        () => this.findAndLink(app.id, userId),
+      );
+      return { outcome: linked.adopted ? 'adopted' : 'created' };
+    } catch (error) {
+      if (error instanceof CreationInProgressError) return { outcome: 'busy', claim: error };
+      throw error;
+    }
   }
 
   /** Creates the user as the directory has it, and links it; see `create`. */

@@ -43,6 +43,11 @@ export interface ScimClientOptions {
   resolveHost?: HostResolver;
   /** A larger answer is cut off, not read to its end, and fails the call. */
   maxResponseBytes?: number;
+  /**
+   * Every request is sent through this gate (e.g. a per-app cap on requests in flight, shared by all the clients
+   * made for that app); without one, requests go out at once.
+   */
+  gate?: <T>(request: () => Promise<T>) => Promise<T>;
   /** Called once per HTTP exchange, for call counting and logs. Never receives credentials. */
   onExchange?: (exchange: {
     method: string;
@@ -256,10 +261,19 @@ export class ScimClient {
     await this.send('DELETE', `/Groups/${encodeURIComponent(id)}`);
   }
 
-  private async send(
+  private send(
     method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     path: string,
     request: { params?: Record<string, unknown>; data?: unknown } = {},
+  ): Promise<AxiosResponse> {
+    const gate = this.options.gate;
+    return gate ? gate(() => this.sendNow(method, path, request)) : this.sendNow(method, path, request);
+  }
+
+  private async sendNow(
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    path: string,
+    request: { params?: Record<string, unknown>; data?: unknown },
   ): Promise<AxiosResponse> {
     if (this.refusal) {
       throw new ScimError('rejected', refusedMessage(method, path, this.refusal), {
