@@ -148,21 +148,20 @@ export function operationQueries(db: Db): OperationStore {
     },
 
     async awaitedOperations(limit) {
+      // From the few undelivered rows to their lanes, not from every delivered row ever (most are never marked
+      // closed: only a successor asks). A delivered row always precedes its lane's undelivered ones.
       const rows = await db
-        .selectFrom('operations as o')
-        .selectAll('o')
-        .where('o.dispatched_at', 'is not', null)
-        .where('o.closed_at', 'is', null)
-        .where(({ exists, selectFrom }) =>
-          exists(
-            selectFrom('operations as later')
-              .select('later.sequence')
-              .whereRef('later.lane_id', '=', 'o.lane_id')
-              .whereRef('later.sequence', '>', 'o.sequence')
-              .where('later.dispatched_at', 'is', null),
-          ),
+        .selectFrom('operations')
+        .selectAll()
+        .where('dispatched_at', 'is not', null)
+        .where('closed_at', 'is', null)
+        .where('lane_id', 'in', (eb) =>
+          eb
+            .selectFrom('operations as later')
+            .select('later.lane_id')
+            .where('later.dispatched_at', 'is', null),
         )
-        .orderBy('o.sequence')
+        .orderBy('sequence')
         .limit(limit)
         .execute();
       return rows.map(toOperation);
