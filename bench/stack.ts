@@ -1,9 +1,9 @@
 /**
- * What both benches run on and the steps they share: the stack — a headless Temporal dev server (SQLite in a
+ * What `npm run bench:reconcile` runs on: the stack in one process — a headless Temporal dev server (SQLite in a
  * temp dir, free port), the workflow bundle, a SQLite directory, a worker, the API on loopback and the SCIM test
- * servers — bench users, the direct-call baseline, target checks, and the process guards around a bench's main.
+ * servers — its direct-call baseline and target checks. `npm run bench` runs the engine as separate processes
+ * instead (bench/engine.ts); what both share lives in bench/workload.ts and bench/support.ts.
  */
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import http from 'node:http';
@@ -20,10 +20,9 @@ import {
   type Worker,
 } from '@temporalio/worker';
 import { loadConfig } from '../src/config';
-import type { UserAttributes } from '../src/directory/model';
 import { SqliteDirectoryStore } from '../src/directory/sqlite/sqliteStore';
 import { Keyring } from '../src/security/keyring';
-import { desiredScimGroup, desiredScimUser } from '../src/provisioning/mapping';
+import { desiredScimGroup } from '../src/provisioning/mapping';
 import { createApiServer } from '../src/api/wiring';
 import { createIntentDispatcher } from '../src/client';
 import { membershipPatchBatches } from '../src/scim/diff';
@@ -32,10 +31,9 @@ import { type DevServer, findTemporalCli, freePort, startDevServer } from '../sr
 import { failureConverterPath, temporalDataConverter } from '../src/temporal/payloadCodec';
 import { createWorker } from '../src/worker';
 import { type ScimTestServer, startScimServer } from '../test/support/scimServer';
-import { Deadline, DeadlineExceeded, ExchangeStats, findChildPid, forEachLimit, log } from './support';
+import { Deadline, ExchangeStats, findChildPid, forEachLimit, log } from './support';
+import { BATCH_SIZE, type scimUserPayloads } from './workload';
 
-/** Members per PATCH, in the apps the benches create and in the direct-call baseline. */
-export const BATCH_SIZE = 100;
 const STOP_STEP_MS = 15_000;
 const API_TOKEN = `bench-${randomUUID()}`;
 
@@ -235,35 +233,7 @@ export class Stack {
   }
 }
 
-// ── bench users ──────────────────────────────────────────────────────────────────────────────────
-
-export function userNames(tag: string, n: number): string[] {
-  return Array.from({ length: n }, (_, i) => `${tag}-${String(i).padStart(6, '0')}@bench.example.com`);
-}
-
-export function directoryUserInput(userName: string): UserAttributes {
-  return {
-    userName,
-    name: { givenName: userName.split('@')[0], familyName: 'Bench' },
-    emails: [{ value: userName, type: 'work', primary: true }],
-    active: true,
-  };
-}
-
 // ── the direct-call baseline ─────────────────────────────────────────────────────────────────────
-
-/** The same SCIM bodies scimflow would send for the run's users; build them before the clock starts. */
-export function scimUserPayloads(tag: string, n: number) {
-  const timestamp = new Date().toISOString();
-  return userNames(tag, n).map((userName) =>
-    desiredScimUser({
-      id: randomUUID(),
-      createdAt: timestamp,
-      updatedAt: timestamp,
-      ...directoryUserInput(userName),
-    }),
-  );
-}
 
 /**
  * Plain SCIM calls, no engine: POST /Users for every payload, `concurrency` at a time, then POST /Groups and
@@ -350,44 +320,15 @@ export function inspectTarget(scim: ScimTestServer, tag: string, n: number, grou
   };
 }
 
-// ── around a bench's main ────────────────────────────────────────────────────────────────────────
+// ── around a bench's main: shared with bench/provision.ts through workload.ts ──────────────────────
 
-/** Which code was measured: the tree changes between runs, so the report names the commit (best effort). */
-export function codeVersion(): string {
-  try {
-    const git = (...args: string[]) =>
-      execFileSync('git', args, {
-        cwd: path.resolve(__dirname, '..'),
-        encoding: 'utf8',
-        stdio: 'pipe',
-      }).trim();
-    const dirty = git('status', '--porcelain', '--', 'src').length > 0;
-    return `commit ${git('rev-parse', '--short', 'HEAD')}${dirty ? ' + uncommitted changes in src/' : ''}`;
-  } catch {
-    return 'commit unknown';
-  }
-}
-
-/** The report header's second line: this machine, Node and the code measured. */
-export function describeMachine(): string {
-  return (
-    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB RAM, ` +
-    `Node ${process.version}, ${os.platform()} ${os.release()}; scimflow ${codeVersion()}`
-  );
-}
-
-/** For a bench's catch-all: a spent budget is a stop, anything else a failure. */
-export function logFailure(error: unknown): void {
-  if (error instanceof DeadlineExceeded) log(`STOPPED: ${error.message}`);
-  else log(`FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-}
-
-/** Exits with main's code once it is done, so open handles left behind cannot keep the process alive. */
-export function exitWhenDone(main: Promise<number>): void {
-  main
-    .then((code) => process.exit(code))
-    .catch((error) => {
-      console.error(error);
-      process.exit(1);
-    });
-}
+export {
+  BATCH_SIZE,
+  codeVersion,
+  describeMachine,
+  directoryUserInput,
+  exitWhenDone,
+  logFailure,
+  scimUserPayloads,
+  userNames,
+} from './workload';

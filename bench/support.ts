@@ -393,3 +393,82 @@ export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 }
+
+// ── memory and CPU of the bench's processes ────────────────────────────────────────────────────────
+
+/** VmRSS of a process in MB, from /proc/<pid>/status; undefined once it is gone (or off Linux). */
+export function processRssMb(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
+    return kb === undefined ? undefined : Number(kb) / 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ProcessUsage {
+  /** Highest VmRSS sampled during the run, MB. */
+  peakRssMb?: number;
+  /** CPU time used during the run, in cores (CPU seconds per wall second). */
+  cores?: number;
+}
+
+/**
+ * Samples the RSS of named processes every `intervalMs` (VmRSS, /proc/<pid>/status), so each run reports the
+ * peak of each process during that run; and their CPU time between a run's start and end.
+ */
+export class ProcessSampler {
+  private readonly pids = new Map<string, number | undefined>();
+  private peaks = new Map<string, number>();
+  private cpuAtStart = new Map<string, number | undefined>();
+  private startedAt = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(intervalMs = 250) {
+    this.timer = setInterval(() => this.sample(), intervalMs);
+    this.timer.unref();
+  }
+
+  /** Follows the process `name` from now on (a later call replaces its pid: a new target per run). */
+  track(name: string, pid: number | undefined): void {
+    this.pids.set(name, pid);
+    this.cpuAtStart.set(name, processCpuMs(pid));
+  }
+
+  /** Starts a run: peaks and CPU count from here. */
+  startRun(): void {
+    this.peaks = new Map();
+    this.cpuAtStart = new Map([...this.pids].map(([name, pid]) => [name, processCpuMs(pid)]));
+    this.startedAt = performance.now();
+    this.sample();
+  }
+
+  /** Each tracked process's peak RSS and CPU since startRun(). */
+  endRun(): Map<string, ProcessUsage> {
+    this.sample();
+    const wallMs = Math.max(1, performance.now() - this.startedAt);
+    const usage = new Map<string, ProcessUsage>();
+    for (const [name, pid] of this.pids) {
+      const now = processCpuMs(pid);
+      const before = this.cpuAtStart.get(name);
+      usage.set(name, {
+        peakRssMb: this.peaks.get(name),
+        cores: now !== undefined && before !== undefined ? (now - before) / wallMs : undefined,
+      });
+    }
+    return usage;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private sample(): void {
+    for (const [name, pid] of this.pids) {
+      const rss = processRssMb(pid);
+      if (rss !== undefined) this.peaks.set(name, Math.max(this.peaks.get(name) ?? 0, rss));
+    }
+  }
+}
