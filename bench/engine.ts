@@ -75,10 +75,20 @@ export class BenchChild {
     });
   }
 
-  /** `node --import tsx <script>` from the project root, with exactly `env` (plus PATH, HOME, TMPDIR). */
+  /**
+   * `node --import tsx <script>` from the project root, with exactly `env` (plus PATH, HOME, TMPDIR).
+   * `BENCH_PROFILE_DIR=<dir>` runs each child with `--cpu-prof` into that folder, to see where the engine's time goes.
+   */
   static spawnTsx(name: string, script: string, env: Record<string, string>): BenchChild {
+    const profile = process.env.BENCH_PROFILE_DIR
+      ? [
+          '--cpu-prof',
+          `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`,
+          `--cpu-prof-name=${path.basename(script)}.cpuprofile`,
+        ]
+      : [];
     // `node --import tsx` rather than the tsx CLI: one process, so its pid is the one doing the work.
-    const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    const child = spawn(process.execPath, [...profile, '--import', 'tsx', script], {
       cwd: PROJECT_ROOT,
       detached: true,
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -32,6 +32,21 @@ export interface WorkerOptions {
   keyring: Keyring;
 }
 
+/**
+ * Tuned for scimflow's shape of work, as measured with `npm run bench` (docs/operations.md, "Sizing"): an intent is
+ * mostly one workflow task whose steps run as local activities inside it, on the task queue's normal (not sticky)
+ * queue, since a new workflow's first task always goes there. So the pollers of the normal queue are what limit
+ * throughput (the SDK's default gives it 2 of 10), while a workflow cache is little use and costs memory.
+ */
+const tuning = {
+  // A workflow task holds its slot while its local activities run (a few SCIM calls), so many run at once.
+  maxConcurrentWorkflowTaskExecutions: 100,
+  maxConcurrentLocalActivityExecutions: 100,
+  workflowTaskPollerBehavior: { type: 'autoscaling', minimum: 2, initial: 8, maximum: 32 },
+  nonStickyToStickyPollRatio: 1,
+  maxCachedWorkflows: 250,
+} as const;
+
 export async function createWorker(options: WorkerOptions): Promise<Worker> {
   const targets = new Targets(options.store, {
     onExchange: options.onScimExchange,
@@ -50,6 +65,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     ...(options.workflowBundlePath
       ? { workflowBundle: { codePath: options.workflowBundlePath } }
       : { workflowsPath: require.resolve('./workflows') }),
+    ...tuning,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 100,
     // A prebuilt bundle must have been built with the same failure converter (`failureConverterPath`).
     dataConverter: temporalDataConverter(options.keyring),

@@ -143,15 +143,21 @@ describe('personal data in Temporal histories', () => {
     for (const secret of Object.values(person)) expect(text).not.toContain(secret);
     expect(text).not.toContain(`zelda.${marker}`);
     // Every payload is encrypted (inputs, results, signals, summaries, failure details) but the search
-    // attributes', which no codec sees (ids, the resource type, the intent, the worker's build id), and the
-    // markers of workflow code versions (`patched()`), which the SDK writes itself: a version's name.
+    // attributes', which no codec sees (ids, the resource type, the intent, the worker's build id), and what the
+    // SDK writes itself in its markers: a workflow code version's name (`patched()`), and a local activity's
+    // bookkeeping (sequence, attempt, activity type, times; its result is encrypted like any other).
     const payloads = payloadsIn(exports);
     const clear = payloads.filter((payload) => metadataText(payload, 'encoding') !== 'binary/encrypted');
     expect(payloads.length - clear.length).toBeGreaterThan(10);
-    const isVersionMarker = (payload: JsonPayload) =>
-      Object.keys(JSON.parse(Buffer.from(payload.data ?? '', 'base64').toString())).join() ===
-      'id,deprecated';
-    for (const payload of clear.filter((payload) => !isVersionMarker(payload))) {
+    const sdkMarkerKeys = [
+      'id,deprecated',
+      'seq,attempt,activity_id,activity_type,complete_time,backoff,original_schedule_time',
+    ];
+    const isSdkMarker = (payload: JsonPayload) =>
+      sdkMarkerKeys.includes(
+        Object.keys(JSON.parse(Buffer.from(payload.data ?? '', 'base64').toString())).join(),
+      );
+    for (const payload of clear.filter((payload) => !isSdkMarker(payload))) {
       expect(metadataText(payload, 'type')).toMatch(/^Keyword(List)?$/);
     }
     // and the failure the first attempt met stands only as "Encoded failure"

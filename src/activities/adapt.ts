@@ -23,7 +23,13 @@ function asActivityFailure(error: unknown): unknown {
     nonRetryable: !error.retryable,
     nextRetryDelay: error.kind === 'rate-limited' ? error.details.retryAfterMs : undefined,
     details: [
-      { status: error.details.status, scimType: error.details.scimType, detail: error.details.detail },
+      {
+        status: error.details.status,
+        scimType: error.details.scimType,
+        detail: error.details.detail,
+        // Also here: a failure decoded in a workflow (a local activity's) does not carry `nextRetryDelay`.
+        retryAfterMs: error.details.retryAfterMs,
+      },
     ],
   });
 }

@@ -11,13 +11,14 @@ import { createReconciliationActivities } from './reconciliation';
 import { createRoleEntitlementActivities } from './roleEntitlements';
 
 /**
- * Who claims the users and groups an activity creates: its workflow and activity ids, the same for each of its
- * attempts, so a retry takes its own claims over at once (and looks up what an earlier attempt may have created).
+ * Who claims the users and groups an activity creates: its workflow and the step (activity type), the same for
+ * each of its attempts — the first one run locally and the retries as an ordinary activity included — so a retry
+ * takes its own claims over at once (and looks up what an earlier attempt may have created).
  */
 export function creationClaimant(): string {
-  const { workflowExecution, activityId } = Context.current().info;
+  const { workflowExecution, activityId, activityType } = Context.current().info;
   // An activity started on its own (not by a workflow) is named by its id alone.
-  return workflowExecution ? `${workflowExecution.workflowId}/${activityId}` : activityId;
+  return workflowExecution ? `${workflowExecution.workflowId}/${activityType}` : activityId;
 }
 
 export interface ActivityDependencies {

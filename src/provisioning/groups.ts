@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { CreationInProgressError, RecordGoneError } from './errors';
 import type { DirectoryApp, DirectoryGroup, ProvisioningSwitches } from '../directory/model';
 import { nameKey } from '../directory/names';
@@ -37,6 +38,17 @@ const MEMBER_PROVISIONING_CONCURRENCY = 16;
 const CLAIM_POLL_MS = 500;
 /** How often a claim held elsewhere is asked again before it expires (its holder may let go without a link). */
 const CLAIM_RECHECK_MS = 5_000;
+
+/**
+ * The members in a fixed order that starts at a place of the group's own: groups assigned at once and sharing
+ * members then mostly reach different members first, and find the shared ones already linked, instead of all
+ * contending for the same ones in the same order.
+ */
+function startingAt(sortedIds: string[], groupId: string): string[] {
+  if (sortedIds.length === 0) return sortedIds;
+  const offset = createHash('sha256').update(groupId).digest().readUInt32BE(0) % sortedIds.length;
+  return [...sortedIds.slice(offset), ...sortedIds.slice(0, offset)];
+}
 
 /** Provisioning of one group into one app. No Temporal in here. */
 export class GroupProvisioning {
@@ -137,16 +149,28 @@ export class GroupProvisioning {
         .map((l) => l.localId),
     );
     const counts = { linked: alreadyLinked.size, created: 0, adopted: 0, skipped: 0 };
-    const pending = members
-      .filter((member) => member.active && !alreadyLinked.has(member.id))
-      .map((member) => member.id)
-      .sort((a, b) => a.localeCompare(b));
+    const pending = startingAt(
+      members
+        .filter((member) => member.active && !alreadyLinked.has(member.id))
+        .map((member) => member.id)
+        .sort((a, b) => a.localeCompare(b)),
+      groupId,
+    );
     const target = this.targets.connect(app);
     const listing = await this.users.listingFor(target, pending.length);
     const creations = this.targets.bulkCreations(app);
     const busy = new Map<string, CreationInProgressError>();
     let done = 0;
     const provision = async (userId: string) => {
+      // Another call of this process creating the member (a group sharing it) links it for this one too: wait for
+      // it, then a read says so, without a claim of our own that would only find it busy or linked.
+      await creationHere(userKey(appId, userId));
+      if ((await this.store.getLink(appId, 'User', userId))?.remoteId) {
+        busy.delete(userId);
+        counts.adopted++;
+        options.onProgress?.(++done);
+        return;
+      }
       const result = await creations.run(() => this.users.provisionInBulk(target, userId, claimant, listing));
       if (result.outcome === 'busy') busy.set(userId, result.claim);
       else {

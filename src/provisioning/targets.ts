@@ -76,6 +76,7 @@ export class Targets {
     { requests: Limiter; creations: Limiter; index: RemoteIndex; matchAttribute: string }
   >();
   private readonly maxInFlight: number;
+  private readonly clients = new Map<string, { made: string; client: ScimClient }>();
 
   private readonly onExchange?: ScimClientOptions['onExchange'];
   private readonly settings: TargetSettings;
@@ -122,7 +123,21 @@ export class Targets {
     return app;
   }
 
+  /**
+   * The app's client, made once for as long as what it is made from — base URL, credentials, timeout, network
+   * policy — stays the same (a change in any makes a new one at the next call).
+   */
   clientFor(app: DirectoryApp): ScimClient {
+    const made = JSON.stringify([app.baseUrl, app.auth, app.timeoutMs, app.allowPrivateNetwork]);
+    const known = this.clients.get(app.id);
+    if (known?.made === made) return known.client;
+    const client = this.newClient(app);
+    this.clients.set(app.id, { made, client });
+    return client;
+  }
+
+  private newClient(app: DirectoryApp): ScimClient {
+    const { requests } = this.of(app);
     return new ScimClient({
       baseUrl: app.baseUrl,
       auth: app.auth,
@@ -131,7 +146,7 @@ export class Targets {
       resolveHost: this.resolveHost,
       maxResponseBytes: this.settings.maxResponseBytes,
       onExchange: this.onExchange,
-      gate: (request) => this.of(app).requests.run(request),
+      gate: (request) => requests.run(request),
     });
   }
 

@@ -1,4 +1,16 @@
-import { type ActivityOptions, proxyActivities } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  type ActivityOptions,
+  ApplicationFailure,
+  CancelledFailure,
+  type LocalActivityOptions,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+  sleep,
+  TemporalFailure,
+} from '@temporalio/workflow';
+import type { Duration } from '@temporalio/common';
 import type { Activities } from '../activities';
 
 /**
@@ -12,8 +24,80 @@ export const retry: ActivityOptions['retry'] = {
   maximumInterval: '1m',
 };
 
+/**
+ * The workflow code version of 0.2 (one `patched()` id for all of its changes, so a run records one marker):
+ * a step's first attempt runs as a local activity (`localFirst`), and `provisionUser` looks the user up in its
+ * plan. Runs begun before keep the 0.1 code path.
+ */
+export const VERSION_0_2 = 'scimflow-0.2';
+
+/**
+ * Each call's first attempt runs as a local activity, in the worker that runs the workflow task: no activity task
+ * goes through the server, so a simple intent is one workflow task and a handful of history events instead of a
+ * workflow task and three events per step. A first attempt that fails for a reason worth retrying (the target
+ * unreachable, a 5xx, a 429, a timeout) is handed to an ordinary activity with `options` — retried with backoff,
+ * visible as pending (the operations API reports it `retrying`), and carried on by another worker if this one
+ * dies. A final failure is thrown as it is. Runs begun before 0.2 keep ordinary activities throughout.
+ */
+function localFirst(options: ActivityOptions): Activities {
+  const remote = proxyActivities<Activities>(options);
+  const localOptions: LocalActivityOptions = {
+    startToCloseTimeout: options.startToCloseTimeout,
+    retry: { maximumAttempts: 1 },
+    summary: options.summary,
+  };
+  const local = proxyLocalActivities<Activities>(localOptions);
+  return new Proxy({} as Activities, {
+    get(_, name: string & keyof Activities) {
+      return async (...args: unknown[]) => {
+        const call = (activities: Activities) =>
+          (activities[name] as (...args: unknown[]) => Promise<unknown>)(...args);
+        if (!patched(VERSION_0_2)) return call(remote);
+        try {
+          return await call(local);
+        } catch (thrown) {
+          const error = asActivityFailure(thrown, name);
+          const wait = retryDelayAfter(error);
+          if (wait === null) throw error;
+          await sleep(wait);
+          return call(remote);
+        }
+      };
+    },
+  });
+}
+
+/**
+ * A local activity's failure reaches the workflow as the activity's own error; wrapped as an ordinary activity's
+ * is, so that the workflows read both the same way (`isScimFailure`, `recordingFailure`).
+ */
+function asActivityFailure(error: unknown, activityType: string): unknown {
+  if (error instanceof ActivityFailure || !(error instanceof TemporalFailure)) return error;
+  return new ActivityFailure(
+    error.message,
+    activityType,
+    undefined,
+    'MAXIMUM_ATTEMPTS_REACHED',
+    undefined,
+    error,
+  );
+}
+
+/** How long to wait before retrying a failed first attempt as an ordinary activity; null when it is final. */
+function retryDelayAfter(error: unknown): Duration | null {
+  if (!(error instanceof ActivityFailure) || error.cause instanceof CancelledFailure) return null;
+  const cause = error.cause;
+  if (cause instanceof ApplicationFailure) {
+    if (cause.nonRetryable) return null;
+    // A 429's Retry-After, as the retry policy would honour it (see `adapt`).
+    const retryAfterMs = (cause.details?.[0] as { retryAfterMs?: number } | undefined)?.retryAfterMs;
+    if (typeof retryAfterMs === 'number' && retryAfterMs > 0) return retryAfterMs;
+  }
+  return retry?.initialInterval ?? '1s';
+}
+
 /** Reads and writes of the directory store only. */
-export const directory = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry });
+export const directory = localFirst({ startToCloseTimeout: '30s', retry });
 
 /** Starting other intents, through the outbox and their lanes. */
 export const intents = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry });
@@ -31,7 +115,7 @@ export const intentOutcomes = proxyActivities<Activities>({
  * a minute bounds it; it is also how long a change waits when the worker running it dies.
  */
 export function scim(summary: string) {
-  return proxyActivities<Activities>({
+  return localFirst({
     startToCloseTimeout: '1m',
     scheduleToCloseTimeout: '1h',
     retry,

@@ -1,5 +1,5 @@
 import { patched } from '@temporalio/workflow';
-import { directory, scim } from './activities';
+import { directory, scim, VERSION_0_2 } from './activities';
 import { isScimFailure, recordingFailure } from './failures';
 import { type IntentResult, skipped, unchanged, type UserIntentInput, written } from '../shared/intents';
 
@@ -13,7 +13,7 @@ export async function provisionUser({ appId, userId }: UserIntentInput): Promise
     (message) => directory.recordUserFailure(appId, userId, message),
     async () => {
       // The plan looks the user up in the app with the same call; runs begun before it did so look it up after.
-      const planLooksUp = patched(PLAN_LOOKS_UP);
+      const planLooksUp = patched(VERSION_0_2);
       const plan = planLooksUp
         ? await scim('GET /Users?filter (find the user)').planUserProvisioning(appId, userId)
         : await directory.loadUserPlan(appId, userId);
@@ -50,9 +50,6 @@ export async function provisionUser({ appId, userId }: UserIntentInput): Promise
     },
   );
 }
-
-/** Since 0.2: `planUserProvisioning` adopts the app's matching user, so no separate look-up precedes the POST. */
-const PLAN_LOOKS_UP = 'plan-looks-up-remote-user';
 
 /** A 409 means the user exists already (created meanwhile, or by a lost earlier answer): adopt it. */
 async function createOrAdopt(appId: string, userId: string, label: string): Promise<void> {

@@ -42,14 +42,28 @@ function parse(stored: string): StoredCredentials {
 }
 
 /**
+ * Credentials opened, by app and sealed value (a new value, sealed with a fresh IV, is a new entry): every SCIM
+ * call reads its app, and opening its credentials each time was a noticeable share of a busy worker's time. They
+ * are held in memory anyway, by every client made from them.
+ */
+const opened = new Map<string, { keyring: Keyring; auth: AppAuth }>();
+const MAX_OPENED = 1_000;
+
+/**
  * The app's credentials. When they cannot be opened (their key is not configured), the app still reads: its
  * `auth` has the type, and reading the secret itself throws `UnreadableCredentialsError`.
  */
 export function openCredentials(keyring: Keyring, appId: string, stored: string): AppAuth {
   const { sealed, plain } = parse(stored);
   if (plain) return plain;
+  const key = `${appId}\u0000${stored}`;
+  const known = opened.get(key);
+  if (known?.keyring === keyring) return { ...known.auth };
   try {
-    return JSON.parse(keyring.open(sealed.value, contextOf(appId, sealed.type)).toString()) as AppAuth;
+    const auth = JSON.parse(keyring.open(sealed.value, contextOf(appId, sealed.type)).toString()) as AppAuth;
+    if (opened.size >= MAX_OPENED) opened.clear();
+    opened.set(key, { keyring, auth });
+    return { ...auth };
   } catch (error) {
     const failure = new UnreadableCredentialsError(appId, (error as Error).message);
     // Enumerable, so that a copy of the credentials fails as loudly as a read instead of dropping the secret.

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import {
   CompiledQuery,
@@ -9,6 +10,7 @@ import {
   Migrator,
   sql,
   SqliteDialect,
+  type SqliteDatabase,
 } from 'kysely';
 import type { Keyring } from '../../security/keyring';
 import { type CredentialsReport, sealAppCredentials } from '../kysely/appCredentials';
@@ -36,12 +38,43 @@ export const sqliteStoreDialect: StoreDialect = {
 class ImmediateTransactionsDialect extends SqliteDialect {
   createDriver(): Driver {
     const driver = super.createDriver();
+    const acquireConnection = driver.acquireConnection.bind(driver);
+    driver.acquireConnection = async () => waitingWhileBusy(await acquireConnection());
     driver.beginTransaction = async (connection: DatabaseConnection) => {
       await connection.executeQuery(CompiledQuery.raw('begin immediate'));
     };
     return driver;
   }
 }
+
+/** How long a statement waits for another process's write lock before it fails. */
+const BUSY_WAIT_MS = 5_000;
+
+/**
+ * better-sqlite3 is synchronous: with SQLite's own busy timeout, a statement waiting for another process's write
+ * lock sleeps on the event loop, and the API or the worker stops serving anything else meanwhile (`npm run bench`
+ * showed both processes mostly idle and slow while they took turns at the file). So SQLite's busy timeout is 0 and
+ * a statement refused with SQLITE_BUSY (which ran nothing) is tried again after an asynchronous pause.
+ */
+function waitingWhileBusy(connection: DatabaseConnection): DatabaseConnection {
+  return {
+    async executeQuery(query) {
+      const deadline = Date.now() + BUSY_WAIT_MS;
+      for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
+        try {
+          return await connection.executeQuery(query);
+        } catch (error) {
+          if (!isBusy(error) || Date.now() >= deadline) throw error;
+          await setTimeout(pause);
+        }
+      }
+    },
+    streamQuery: (query, chunkSize) => connection.streamQuery(query, chunkSize),
+  };
+}
+
+const isBusy = (error: unknown) =>
+  error instanceof Database.SqliteError && error.code.startsWith('SQLITE_BUSY');
 
 /**
  * The database and its companions are the owner's only (0600), in a directory created 0700. SQLite gives the -wal
@@ -71,13 +104,41 @@ export async function openSqliteDatabase(file: string): Promise<Kysely<Tables>> 
   database.pragma('secure_delete = FAST');
   if (inFile) restrictToOwner(file);
   database.pragma('foreign_keys = ON');
-  // The API and the worker may be separate processes writing the same file.
-  database.pragma('busy_timeout = 5000');
-  const db = new Kysely<Tables>({ dialect: new ImmediateTransactionsDialect({ database }) });
+  // The API and the worker may be separate processes writing the same file: opening waits for them (synchronously),
+  // later statements wait without blocking the event loop (`waitingWhileBusy`).
+  database.pragma(`busy_timeout = ${BUSY_WAIT_MS}`);
+  const db = new Kysely<Tables>({
+    dialect: new ImmediateTransactionsDialect({ database: reusingStatements(database) }),
+  });
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
   const { error } = await migrator.migrateToLatest();
   if (error) throw new Error(`directory migration failed: ${String(error)}`);
+  database.pragma('busy_timeout = 0');
   return db;
+}
+
+/** Statements kept, by SQL text: more than an app's worth of distinct queries is not expected. */
+const MAX_CACHED_STATEMENTS = 2_000;
+
+/**
+ * Kysely prepares every query it runs; SQLite's parse and plan of the same few hundred query texts was a tenth of
+ * a busy worker's time (`npm run bench`). Each text is prepared once and its statement reused: better-sqlite3 runs
+ * a statement to completion synchronously (this store never streams), so one is never in use twice at once.
+ */
+function reusingStatements(database: Database.Database): SqliteDatabase {
+  const statements = new Map<string, Database.Statement>();
+  return {
+    close: () => database.close(),
+    prepare(text: string) {
+      let statement = statements.get(text);
+      if (!statement) {
+        statement = database.prepare(text);
+        if (statements.size >= MAX_CACHED_STATEMENTS) statements.clear();
+        statements.set(text, statement);
+      }
+      return statement;
+    },
+  };
 }
 
 /** The default directory store: one SQLite file (WAL), shared by the API and the worker on one host. */
@@ -95,8 +156,13 @@ export interface SqliteStoreOptions {
  * (it waits, up to the busy timeout, for other connections' readers). False when a reader kept it from finishing.
  */
 async function truncateWal(db: Kysely<Tables>): Promise<boolean> {
-  const { rows } = await sql<{ busy: number }>`pragma wal_checkpoint(TRUNCATE)`.execute(db);
-  return rows[0]?.busy === 0;
+  const deadline = Date.now() + BUSY_WAIT_MS;
+  for (;;) {
+    const { rows } = await sql<{ busy: number }>`pragma wal_checkpoint(TRUNCATE)`.execute(db);
+    if (rows[0]?.busy === 0) return true;
+    if (Date.now() >= deadline) return false;
+    await setTimeout(50);
+  }
 }
 
 /**
