@@ -22,6 +22,27 @@ const historyFiles = fs
   .sort();
 
 /**
+ * Since 0.2 every Temporal payload is encrypted, and replay decodes them (a workflow's input, its activities'
+ * results and failures). A folder recorded with encryption therefore holds the key its histories were recorded
+ * with, in `test-only-payload-key.txt`: a key made for that recording only and published with it (lines starting
+ * with `#` are comments). The replay keyring opens what any of them sealed; plain payloads (0.1) pass as they are.
+ */
+const TEST_KEY_FILE = 'test-only-payload-key.txt';
+const recordingKeys = fs
+  .readdirSync(HISTORIES_DIR, { recursive: true, encoding: 'utf8' })
+  .filter((file) => path.basename(file) === TEST_KEY_FILE)
+  .sort()
+  .map((file) => {
+    const lines = fs
+      .readFileSync(path.join(HISTORIES_DIR, file), 'utf8')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('#'));
+    if (lines.length !== 1) throw new Error(`${file} must hold exactly one key (base64 of 32 bytes)`);
+    return Buffer.from(lines[0], 'base64');
+  });
+
+/**
  * `historyFromJSON` as the SDK offers it. SDK 1.24's checks `type instanceof Type` against the protobufjs copy
  * of @temporalio/common while the History type comes from the copy of @temporalio/proto; when npm nests one
  * copy under each (our tree does: the top-level protobufjs is grpc's 7.x), it throws "type must be a Type".
@@ -51,7 +72,8 @@ try {
 
 describe('workflow histories recorded by earlier versions replay on today’s workflow code', () => {
   const codePath = process.env.SCIMFLOW_TEST_WORKFLOW_BUNDLE;
-  const dataConverter = temporalDataConverter(new Keyring(Keyring.generateKey()));
+  // A fresh current key (replay seals nothing) and the keys the histories were recorded with.
+  const dataConverter = temporalDataConverter(new Keyring(Keyring.generateKey(), recordingKeys));
 
   it('finds histories to replay', () => {
     // A moved folder must not turn this suite into a silent pass.
@@ -64,7 +86,8 @@ describe('workflow histories recorded by earlier versions replay on today’s wo
     const history = parseHistory(JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, file), 'utf8')));
 
     // When today's workflow bundle (the one the test worker runs) replays it, with the workers' data converter
-    // (the payload codec passes what was written before encryption through as it is)
+    // (the payload codec opens what the recording keys sealed and passes what was written before encryption
+    // through as it is)
     const results: ReplayResult[] = [];
     for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath }, dataConverter }, [
       { workflowId: file, history },

@@ -13,7 +13,7 @@ export interface ConnectionReport {
 
 /** Reads /ServiceProviderConfig and runs one filtered GET /Users, reporting precisely what failed. */
 export async function checkConnection(targets: Targets, app: DirectoryApp): Promise<ConnectionReport> {
-  const client = targets.clientFor(app);
+  const client = targets.newClient(app);
   const report: ConnectionReport = { ok: false, reachable: false, authenticated: false };
   let step: 'ServiceProviderConfig' | 'Users' = 'ServiceProviderConfig';
   try {

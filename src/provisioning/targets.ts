@@ -136,7 +136,8 @@ export class Targets {
     return client;
   }
 
-  private newClient(app: DirectoryApp): ScimClient {
+  /** A client of its own, for a connection check: what it reports is the app as configured now, not a reused one. */
+  newClient(app: DirectoryApp): ScimClient {
     const { requests } = this.of(app);
     return new ScimClient({
       baseUrl: app.baseUrl,
