@@ -25,6 +25,8 @@ import type { TargetRecord, TargetState, TargetSummary } from './scimTarget';
 import { findChildPid, log } from './support';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..');
+/** The worker's node options in package.json's `worker` script (and the Compose file's worker command). */
+const WORKER_NODE_OPTIONS = ['--max-semi-space-size=8'];
 const READY_TIMEOUT_MS = 90_000;
 const STOP_GRACE_MS = 10_000;
 const STOP_STEP_MS = 15_000;
@@ -77,9 +79,16 @@ export class BenchChild {
 
   /**
    * `node --import tsx <script>` from the project root, with exactly `env` (plus PATH, HOME, TMPDIR).
-   * `BENCH_PROFILE_DIR=<dir>` runs each child with `--cpu-prof` into that folder, to see where the engine's time goes.
+   * `BENCH_PROFILE_DIR=<dir>` runs each child with `--cpu-prof` into that folder, to see where the engine's time goes;
+   * `BENCH_NODE_ARGS` adds node options (e.g. heap limits) to each.
    */
-  static spawnTsx(name: string, script: string, env: Record<string, string>): BenchChild {
+  static spawnTsx(
+    name: string,
+    script: string,
+    env: Record<string, string>,
+    nodeOptions: string[] = [],
+  ): BenchChild {
+    const extra = [...nodeOptions, ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
     const profile = process.env.BENCH_PROFILE_DIR
       ? [
           '--cpu-prof',
@@ -88,7 +97,7 @@ export class BenchChild {
         ]
       : [];
     // `node --import tsx` rather than the tsx CLI: one process, so its pid is the one doing the work.
-    const child = spawn(process.execPath, [...profile, '--import', 'tsx', script], {
+    const child = spawn(process.execPath, [...extra, ...profile, '--import', 'tsx', script], {
       cwd: PROJECT_ROOT,
       detached: true,
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -295,7 +304,8 @@ export class Engine {
         return false;
       }
     });
-    this.worker = BenchChild.spawnTsx('worker process', 'src/worker.ts', env);
+    // With the node options `npm run worker` and the Compose file give it.
+    this.worker = BenchChild.spawnTsx('worker process', 'src/worker.ts', env, WORKER_NODE_OPTIONS);
     await this.worker.waitUntil(
       'polling its task queue',
       () => this.worker?.printed(WORKER_RUNNING) ?? false,

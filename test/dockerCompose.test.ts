@@ -212,7 +212,7 @@ describe('docker-compose.yml', () => {
   });
 
   it.each([
-    ['scimflow-worker', ['node', 'dist/worker.js']],
+    ['scimflow-worker', ['node', '--max-semi-space-size=8', 'dist/worker.js']],
     ['scimflow-api', ['node', 'dist/api/main.js']],
   ])('runs %s as %j', (name, command) => {
     expect(service(name).command).toEqual(command);
