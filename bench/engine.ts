@@ -222,6 +222,43 @@ export class BenchTarget {
 }
 
 /** The engine's processes and what the bench needs to reach them. */
+/**
+ * The Temporal dev server (SQLite in `tmpDir`; `startDevServer` runs it with WAL and synchronous=OFF) and the workflow
+ * bundle the worker loads, each timed into `setupMs`. Shared by both benches.
+ */
+export async function startTemporalWithBundle(
+  tmpDir: string,
+  setupMs: Record<string, number>,
+): Promise<{ devServer: DevServer; pid: number | undefined; bundlePath: string }> {
+  let started = performance.now();
+  const cliPath = await findTemporalCli({
+    projectRoot: PROJECT_ROOT,
+    explicitPath: process.env.TEMPORAL_CLI_PATH,
+    log,
+  });
+  const devServer = await startDevServer({
+    cliPath,
+    dbFile: path.join(tmpDir, 'temporal.db'),
+    port: await freePort(),
+    uiPort: null,
+    namespace: 'default',
+    log,
+  });
+  const pid = findChildPid('temporal');
+  setupMs['Temporal dev server'] = performance.now() - started;
+
+  started = performance.now();
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../src/workflows'),
+    failureConverterPath,
+    logger: new DefaultLogger('WARN'),
+  });
+  const bundlePath = path.join(tmpDir, 'workflow-bundle.js');
+  await fs.writeFile(bundlePath, bundle.code);
+  setupMs['workflow bundle'] = performance.now() - started;
+  return { devServer, pid, bundlePath };
+}
+
 export class Engine {
   tmpDir?: string;
   devServer?: DevServer;
@@ -239,35 +276,12 @@ export class Engine {
 
   async start(): Promise<void> {
     this.tmpDir = await fs.mkdtemp(path.join(os.tmpdir(), 'scimflow-bench-'));
-    let started = performance.now();
-    const cliPath = await findTemporalCli({
-      projectRoot: PROJECT_ROOT,
-      explicitPath: process.env.TEMPORAL_CLI_PATH,
-      log,
-    });
-    // startDevServer runs it with --sqlite-pragma journal_mode=WAL and synchronous=OFF.
-    this.devServer = await startDevServer({
-      cliPath,
-      dbFile: path.join(this.tmpDir, 'temporal.db'),
-      port: await freePort(),
-      uiPort: null,
-      namespace: 'default',
-      log,
-    });
-    this.temporalPid = findChildPid('temporal');
-    this.setupMs['Temporal dev server'] = performance.now() - started;
+    const temporal = await startTemporalWithBundle(this.tmpDir, this.setupMs);
+    this.devServer = temporal.devServer;
+    this.temporalPid = temporal.pid;
+    const bundlePath = temporal.bundlePath;
 
-    started = performance.now();
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: require.resolve('../src/workflows'),
-      failureConverterPath,
-      logger: new DefaultLogger('WARN'),
-    });
-    const bundlePath = path.join(this.tmpDir, 'workflow-bundle.js');
-    await fs.writeFile(bundlePath, bundle.code);
-    this.setupMs['workflow bundle'] = performance.now() - started;
-
-    started = performance.now();
+    const started = performance.now();
     const key = Keyring.generateKey();
     const token = `bench-${randomUUID()}`;
     const apiPort = await freePort();

@@ -12,13 +12,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import axios, { type AxiosInstance } from 'axios';
 import { Client, Connection } from '@temporalio/client';
-import {
-  bundleWorkflowCode,
-  DefaultLogger,
-  NativeConnection,
-  Runtime,
-  type Worker,
-} from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { loadConfig } from '../src/config';
 import { SqliteDirectoryStore } from '../src/directory/sqlite/sqliteStore';
 import { Keyring } from '../src/security/keyring';
@@ -27,11 +21,12 @@ import { createApiServer } from '../src/api/wiring';
 import { createIntentDispatcher } from '../src/client';
 import { membershipPatchBatches } from '../src/scim/diff';
 import { SCIM_SCHEMAS } from '../src/scim/schemas';
-import { type DevServer, findTemporalCli, freePort, startDevServer } from '../src/temporal/devServer';
-import { failureConverterPath, temporalDataConverter } from '../src/temporal/payloadCodec';
+import type { DevServer } from '../src/temporal/devServer';
+import { temporalDataConverter } from '../src/temporal/payloadCodec';
 import { createWorker } from '../src/worker';
 import { type ScimTestServer, startScimServer } from '../test/support/scimServer';
-import { Deadline, ExchangeStats, findChildPid, forEachLimit, log } from './support';
+import { startTemporalWithBundle } from './engine';
+import { Deadline, ExchangeStats, forEachLimit, log } from './support';
 import { BATCH_SIZE, type scimUserPayloads } from './workload';
 
 const STOP_STEP_MS = 15_000;
@@ -72,35 +67,13 @@ export class Stack {
     // Activity retries and worker chatter would drown the progress lines; warnings still show.
     Runtime.install({ logger: new DefaultLogger('WARN') });
 
-    let started = performance.now();
-    const cliPath = await findTemporalCli({
-      projectRoot: path.resolve(__dirname, '..'),
-      explicitPath: process.env.TEMPORAL_CLI_PATH,
-      log,
-    });
-    this.devServer = await startDevServer({
-      cliPath,
-      dbFile: path.join(this.tmpDir, 'temporal.db'),
-      port: await freePort(),
-      uiPort: null,
-      namespace: 'default',
-      log,
-    });
-    this.temporalPid = findChildPid('temporal');
-    this.setupMs['Temporal dev server'] = performance.now() - started;
+    const temporal = await startTemporalWithBundle(this.tmpDir, this.setupMs);
+    this.devServer = temporal.devServer;
+    this.temporalPid = temporal.pid;
+    const bundlePath = temporal.bundlePath;
 
-    started = performance.now();
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: require.resolve('../src/workflows'),
-      failureConverterPath,
-      logger: new DefaultLogger('WARN'),
-    });
-    const bundlePath = path.join(this.tmpDir, 'workflow-bundle.js');
-    await fs.writeFile(bundlePath, bundle.code);
-    this.setupMs['workflow bundle'] = performance.now() - started;
-
-    started = performance.now();
-    const address = this.devServer.address;
+    const started = performance.now();
+    const address = temporal.devServer.address;
     const config = loadConfig({
       SCIMFLOW_TASK_QUEUE: `bench-${randomUUID()}`,
       TEMPORAL_ADDRESS: address,

@@ -358,7 +358,8 @@ describe('container entrypoints', () => {
     ...scimflowServices.map((name) => [`${name} command`, asList(service(name).command)] as const),
   ].map(([origin, command]) => {
     // The script is node's first argument that is not an option (the worker's has V8 heap options first).
-    const script = command[0] === 'node' ? command.slice(1).find((arg) => !arg.startsWith('-')) : undefined;
+    const args = typeof command === 'string' ? [command] : command;
+    const script = args[0] === 'node' ? args.slice(1).find((arg) => !arg.startsWith('-')) : undefined;
     return [origin, script ?? `(not "node <file>": ${JSON.stringify(command)})`] as const;
   });
 
