@@ -50,6 +50,8 @@ async function main(): Promise<void> {
   const temporal = await connectTemporal(config.temporal, address, keyring);
   if (!devServer) await registerSearchAttributes(temporal, config.temporal.namespace, logger);
   const workerConnection = await connectWorker(config, address);
+  // The activities' dispatcher (the API has its own, which its onClose hook stops).
+  const dispatcher = createIntentDispatcher(config, temporal, store, logger);
   const worker = await createWorker({
     connection: workerConnection,
     namespace: config.temporal.namespace,
@@ -57,7 +59,7 @@ async function main(): Promise<void> {
     store,
     targetSettings: config.targets,
     workflowBundlePath: config.workflowBundlePath,
-    dispatcher: createIntentDispatcher(config, temporal, store, logger),
+    dispatcher,
     temporal,
     keyring,
   });
@@ -89,6 +91,7 @@ async function main(): Promise<void> {
     // The Temporal runtime also reacts to SIGINT/SIGTERM by shutting workers down; only ask if it has not.
     if (worker.getState() === 'RUNNING') worker.shutdown();
     await workerRun;
+    await dispatcher.idle();
     await workerConnection.close();
     await temporal.connection.close();
     await store.close();

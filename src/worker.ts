@@ -89,6 +89,7 @@ async function main(): Promise<void> {
   });
   const connection = await connectWorker(config, config.temporal.address);
   const temporal = await connectTemporal(config.temporal, config.temporal.address, keyring);
+  const dispatcher = createIntentDispatcher(config, temporal, store, logger);
   const worker = await createWorker({
     connection,
     namespace: config.temporal.namespace,
@@ -96,12 +97,14 @@ async function main(): Promise<void> {
     store,
     targetSettings: config.targets,
     workflowBundlePath: config.workflowBundlePath,
-    dispatcher: createIntentDispatcher(config, temporal, store, logger),
+    dispatcher,
     temporal,
     keyring,
   });
   logger.info({ taskQueue: config.taskQueue, namespace: config.temporal.namespace }, 'worker started');
   await worker.run();
+  // Deliveries under way finish, and the watches of running intents end quietly, before their connection closes.
+  await dispatcher.idle();
   await temporal.connection.close();
   await connection.close();
   await store.close();
