@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { CreationInProgressError, RecordGoneError } from './errors';
-import type { DirectoryApp, DirectoryGroup, ProvisioningSwitches } from '../directory/model';
+import type { DirectoryApp, DirectoryGroup, ProvisioningSwitches, RemoteLink } from '../directory/model';
 import { nameKey } from '../directory/names';
 import { isGroupInAppScope } from '../directory/scope';
 import type { DirectoryStore } from '../directory/store';
@@ -260,8 +260,11 @@ export class GroupProvisioning {
     const desired = new Map(
       memberLinks.filter((l) => l.remoteId).map((l) => [l.localId, l.remoteId as string]),
     );
-    const current = new Set(await this.store.remoteMemberIds(appId, groupId));
-    const toAdd = [...desired.keys()].filter((userId) => !current.has(userId));
+    // Adds a join may have left on the wire count as possibly there: removed if unwanted, sent again if wanted.
+    const inFlight = await this.store.memberAddsInFlightToGroup(appId, groupId);
+    const recorded = new Set(await this.store.remoteMemberIds(appId, groupId));
+    const current = new Set([...recorded, ...inFlight]);
+    const toAdd = [...desired.keys()].filter((userId) => !recorded.has(userId));
     const toRemove = [...current].filter((userId) => !desired.has(userId));
     if (toAdd.length === 0 && toRemove.length === 0) return { added: 0, removed: 0, requests: 0 };
 
@@ -285,33 +288,63 @@ export class GroupProvisioning {
     for (const write of writes) await write.send();
     await this.store.addRemoteMembers(appId, groupId, toAdd);
     await this.store.removeRemoteMembers(appId, groupId, toRemove);
+    await this.store.settleMemberAdds(appId, groupId, inFlight);
     return { added: toAdd.length, removed: toRemove.length, requests: writes.length };
   }
 
-  /** Adds one freshly provisioned user to the app's remote groups it belongs to in the directory. */
+  /**
+   * Adds one freshly provisioned user to the app's remote groups it belongs to in the directory. Each add is marked
+   * in flight before its PATCH and settled after it is recorded, so a process that dies with the PATCH on the wire
+   * leaves a mark the retry of this step (or the group's next sync) settles: added again if the user is still a
+   * member, removed if it has left meanwhile.
+   */
   async joinUserToGroups(appId: string, userId: string): Promise<{ joined: number }> {
     const app = await this.targets.app(appId);
     const userLink = await this.store.getLink(appId, 'User', userId);
-    if (!userLink?.remoteId) return { joined: 0 };
+    const remoteUserId = userLink?.remoteId;
+    if (!remoteUserId) return { joined: 0 };
     const groupIds = await this.store.assignedGroupIdsOfUser(appId, userId);
+    const inFlight = new Set(await this.store.memberAddsInFlightOfUser(appId, userId));
     const already = new Set(await this.store.remoteGroupIdsOfUser(appId, userId));
-    const groupLinks = await this.store.getLinks(
-      appId,
-      'Group',
-      groupIds.filter((id) => !already.has(id)),
-    );
     const target = this.targets.connect(app);
     // A PUT sends the whole member list: a target without PATCH has the group's membership synced instead.
     const patch = (await target.capabilities()).patch;
+    const links = await this.store.getLinks(appId, 'Group', [...new Set([...groupIds, ...inFlight])]);
+    const send = async (groupLink: RemoteLink, change: { add: string[]; remove: string[] }) => {
+      const group = { id: groupLink.localId, displayName: String(groupLink.lastPushed?.displayName ?? '') };
+      for (const write of await memberWrites(target, groupLink.remoteId as string, group, change)) {
+        await write.send();
+      }
+    };
     let joined = 0;
-    for (const groupLink of groupLinks) {
-      if (!groupLink.remoteId) continue;
-      if (!patch) await this.syncMembers(appId, groupLink.localId);
-      else {
-        const group = { id: groupLink.localId, displayName: String(groupLink.lastPushed?.displayName ?? '') };
-        const change = { add: [userLink.remoteId], remove: [] };
-        for (const write of await memberWrites(target, groupLink.remoteId, group, change)) await write.send();
-        await this.store.addRemoteMembers(appId, groupLink.localId, [userId]);
+    for (const groupLink of links.filter((link) => link.remoteId)) {
+      const groupId = groupLink.localId;
+      if (!patch) {
+        if (groupIds.includes(groupId)) joined++;
+        await this.syncMembers(appId, groupId);
+        await this.store.settleMemberAdds(appId, groupId, [userId]);
+        continue;
+      }
+      if (!groupIds.includes(groupId)) {
+        // An add of an earlier attempt may have landed after the user left: take it back.
+        await send(groupLink, { add: [], remove: [remoteUserId] });
+        await this.store.removeRemoteMembers(appId, groupId, [userId]);
+        await this.store.settleMemberAdds(appId, groupId, [userId]);
+        continue;
+      }
+      if (already.has(groupId) && !inFlight.has(groupId)) continue;
+      await this.store.markMemberAddInFlight(appId, groupId, userId);
+      await send(groupLink, { add: [remoteUserId], remove: [] });
+      await this.store.addRemoteMembers(appId, groupId, [userId]);
+      await this.store.settleMemberAdds(appId, groupId, [userId]);
+      // The user may have left the group since its groups were read above, and that leave's membership sync (on
+      // the group's lane, not the user's) may have run before the add was marked, finding nothing to remove.
+      // Read after recording: either that sync saw the mark or the record and removes the member, or this sees
+      // the leave.
+      if (!(await this.store.assignedGroupIdsOfUser(appId, userId)).includes(groupId)) {
+        await send(groupLink, { add: [], remove: [remoteUserId] });
+        await this.store.removeRemoteMembers(appId, groupId, [userId]);
+        continue;
       }
       joined++;
     }

@@ -247,5 +247,44 @@ export function linkQueries(db: Db): LinkStore {
         .where('group_id', '=', groupId)
         .execute();
     },
+
+    async markMemberAddInFlight(appId, groupId, userId) {
+      await db
+        .insertInto('member_adds_in_flight')
+        .values({ app_id: appId, group_id: groupId, user_id: userId })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+    },
+
+    async settleMemberAdds(appId, groupId, userIds) {
+      for (const slice of slices(userIds)) {
+        await db
+          .deleteFrom('member_adds_in_flight')
+          .where('app_id', '=', appId)
+          .where('group_id', '=', groupId)
+          .where('user_id', 'in', slice)
+          .execute();
+      }
+    },
+
+    async memberAddsInFlightOfUser(appId, userId) {
+      const rows = await db
+        .selectFrom('member_adds_in_flight')
+        .select('group_id')
+        .where('app_id', '=', appId)
+        .where('user_id', '=', userId)
+        .execute();
+      return rows.map((row) => row.group_id);
+    },
+
+    async memberAddsInFlightToGroup(appId, groupId) {
+      const rows = await db
+        .selectFrom('member_adds_in_flight')
+        .select('user_id')
+        .where('app_id', '=', appId)
+        .where('group_id', '=', groupId)
+        .execute();
+      return rows.map((row) => row.user_id);
+    },
   };
 }
