@@ -96,8 +96,24 @@ function retryDelayAfter(error: unknown): Duration | null {
   return retry?.initialInterval ?? '1s';
 }
 
-/** Reads and writes of the directory store only. */
-export const directory = localFirst({ startToCloseTimeout: '30s', retry });
+/**
+ * Reads and writes of the directory store only. Ordinary activities, never local: an intent's plan (what it
+ * decides to do) must be in the history before its first write. A local step's result is recorded only when its
+ * workflow task completes, so a worker that died during a local write would have the plan read again on retry —
+ * and a plan that now says "skip" (the user came back meanwhile) would leave that write done but unrecorded. With
+ * the plan recorded, the retry redoes the write under the same decision, as it always did.
+ */
+export const directory = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry });
+
+/** A plan that needs one SCIM call (a look-up), recorded before any write for the reason above. */
+export function planning(summary: string) {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: '1m',
+    scheduleToCloseTimeout: '1h',
+    retry,
+    summary,
+  });
+}
 
 /** Starting other intents, through the outbox and their lanes. */
 export const intents = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry });

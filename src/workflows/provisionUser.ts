@@ -1,5 +1,5 @@
 import { patched } from '@temporalio/workflow';
-import { directory, scim, VERSION_0_2 } from './activities';
+import { directory, planning, scim, VERSION_0_2 } from './activities';
 import { isScimFailure, recordingFailure } from './failures';
 import { type IntentResult, skipped, unchanged, type UserIntentInput, written } from '../shared/intents';
 
@@ -15,7 +15,7 @@ export async function provisionUser({ appId, userId }: UserIntentInput): Promise
       // The plan looks the user up in the app with the same call; runs begun before it did so look it up after.
       const planLooksUp = patched(VERSION_0_2);
       const plan = planLooksUp
-        ? await scim('GET /Users?filter (find the user)').planUserProvisioning(appId, userId)
+        ? await planning('GET /Users?filter (find the user)').planUserProvisioning(appId, userId)
         : await directory.loadUserPlan(appId, userId);
       if (!plan.inScope) return skipped(`the user is not in the scope of ${plan.appName}`);
       const label = plan.userName ?? userId;
