@@ -137,15 +137,16 @@ export interface LinkStore {
   forgetRemoteMembershipsOfUser(appId: string, userId: string): Promise<void>;
   forgetRemoteMembershipsOfGroup(appId: string, groupId: string): Promise<void>;
   /**
-   * A membership add about to be sent: until `settleMemberAdds`, the target may hold the member or not (the process
-   * may die with the PATCH on the wire), and the join's retry or the group's next sync settles it.
+   * Membership adds or removes about to be sent: until `settleMemberWrites`, the target may hold the member or not
+   * (the process may die with the PATCH on the wire), whatever the record says; the join's retry or the group's
+   * next sync settles it.
    */
-  markMemberAddInFlight(appId: string, groupId: string, userId: string): Promise<void>;
-  settleMemberAdds(appId: string, groupId: string, userIds: string[]): Promise<void>;
-  /** Groups with an add of the user possibly in flight. */
-  memberAddsInFlightOfUser(appId: string, userId: string): Promise<string[]>;
-  /** Users with an add to the group possibly in flight. */
-  memberAddsInFlightToGroup(appId: string, groupId: string): Promise<string[]>;
+  markMemberWritesInFlight(appId: string, groupId: string, userIds: string[]): Promise<void>;
+  settleMemberWrites(appId: string, groupId: string, userIds: string[]): Promise<void>;
+  /** Groups with a write of the user's membership possibly in flight. */
+  memberWritesInFlightOfUser(appId: string, userId: string): Promise<string[]>;
+  /** Users with a write of their membership of the group possibly in flight. */
+  memberWritesInFlightToGroup(appId: string, groupId: string): Promise<string[]>;
 
   /**
    * Claims the right to create the object in the app (before its POST), so that whatever runs at once — an

@@ -260,12 +260,14 @@ export class GroupProvisioning {
     const desired = new Map(
       memberLinks.filter((l) => l.remoteId).map((l) => [l.localId, l.remoteId as string]),
     );
-    // Adds a join may have left on the wire count as possibly there: removed if unwanted, sent again if wanted.
-    const inFlight = await this.store.memberAddsInFlightToGroup(appId, groupId);
-    const recorded = new Set(await this.store.remoteMemberIds(appId, groupId));
-    const current = new Set([...recorded, ...inFlight]);
-    const toAdd = [...desired.keys()].filter((userId) => !recorded.has(userId));
-    const toRemove = [...current].filter((userId) => !desired.has(userId));
+    // Writes a dying process may have left on the wire make those members unsure, whatever the record says:
+    // removed if unwanted, sent again if wanted.
+    const inFlight = await this.store.memberWritesInFlightToGroup(appId, groupId);
+    const unsure = new Set(inFlight);
+    const recorded = await this.store.remoteMemberIds(appId, groupId);
+    const confirmed = new Set(recorded.filter((userId) => !unsure.has(userId)));
+    const toAdd = [...desired.keys()].filter((userId) => !confirmed.has(userId));
+    const toRemove = [...new Set([...recorded, ...inFlight])].filter((userId) => !desired.has(userId));
     if (toAdd.length === 0 && toRemove.length === 0) return { added: 0, removed: 0, requests: 0 };
 
     const removedLinks = await this.store.getLinks(appId, 'User', toRemove);
@@ -285,10 +287,11 @@ export class GroupProvisioning {
         wanted: [...desired.values()],
       },
     );
+    await this.store.markMemberWritesInFlight(appId, groupId, [...toAdd, ...toRemove]);
     for (const write of writes) await write.send();
     await this.store.addRemoteMembers(appId, groupId, toAdd);
     await this.store.removeRemoteMembers(appId, groupId, toRemove);
-    await this.store.settleMemberAdds(appId, groupId, inFlight);
+    await this.store.settleMemberWrites(appId, groupId, [...new Set([...inFlight, ...toAdd, ...toRemove])]);
     return { added: toAdd.length, removed: toRemove.length, requests: writes.length };
   }
 
@@ -304,7 +307,7 @@ export class GroupProvisioning {
     const remoteUserId = userLink?.remoteId;
     if (!remoteUserId) return { joined: 0 };
     const groupIds = await this.store.assignedGroupIdsOfUser(appId, userId);
-    const inFlight = new Set(await this.store.memberAddsInFlightOfUser(appId, userId));
+    const inFlight = new Set(await this.store.memberWritesInFlightOfUser(appId, userId));
     const already = new Set(await this.store.remoteGroupIdsOfUser(appId, userId));
     const target = this.targets.connect(app);
     // A PUT sends the whole member list: a target without PATCH has the group's membership synced instead.
@@ -322,21 +325,21 @@ export class GroupProvisioning {
       if (!patch) {
         if (groupIds.includes(groupId)) joined++;
         await this.syncMembers(appId, groupId);
-        await this.store.settleMemberAdds(appId, groupId, [userId]);
+        await this.store.settleMemberWrites(appId, groupId, [userId]);
         continue;
       }
       if (!groupIds.includes(groupId)) {
         // An add of an earlier attempt may have landed after the user left: take it back.
         await send(groupLink, { add: [], remove: [remoteUserId] });
         await this.store.removeRemoteMembers(appId, groupId, [userId]);
-        await this.store.settleMemberAdds(appId, groupId, [userId]);
+        await this.store.settleMemberWrites(appId, groupId, [userId]);
         continue;
       }
       if (already.has(groupId) && !inFlight.has(groupId)) continue;
-      await this.store.markMemberAddInFlight(appId, groupId, userId);
+      await this.store.markMemberWritesInFlight(appId, groupId, [userId]);
       await send(groupLink, { add: [remoteUserId], remove: [] });
       await this.store.addRemoteMembers(appId, groupId, [userId]);
-      await this.store.settleMemberAdds(appId, groupId, [userId]);
+      await this.store.settleMemberWrites(appId, groupId, [userId]);
       // The user may have left the group since its groups were read above, and that leave's membership sync (on
       // the group's lane, not the user's) may have run before the add was marked, finding nothing to remove.
       // Read after recording: either that sync saw the mark or the record and removes the member, or this sees

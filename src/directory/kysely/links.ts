@@ -248,18 +248,20 @@ export function linkQueries(db: Db): LinkStore {
         .execute();
     },
 
-    async markMemberAddInFlight(appId, groupId, userId) {
-      await db
-        .insertInto('member_adds_in_flight')
-        .values({ app_id: appId, group_id: groupId, user_id: userId })
-        .onConflict((oc) => oc.doNothing())
-        .execute();
-    },
-
-    async settleMemberAdds(appId, groupId, userIds) {
+    async markMemberWritesInFlight(appId, groupId, userIds) {
       for (const slice of slices(userIds)) {
         await db
-          .deleteFrom('member_adds_in_flight')
+          .insertInto('member_writes_in_flight')
+          .values(slice.map((userId) => ({ app_id: appId, group_id: groupId, user_id: userId })))
+          .onConflict((oc) => oc.doNothing())
+          .execute();
+      }
+    },
+
+    async settleMemberWrites(appId, groupId, userIds) {
+      for (const slice of slices(userIds)) {
+        await db
+          .deleteFrom('member_writes_in_flight')
           .where('app_id', '=', appId)
           .where('group_id', '=', groupId)
           .where('user_id', 'in', slice)
@@ -267,9 +269,9 @@ export function linkQueries(db: Db): LinkStore {
       }
     },
 
-    async memberAddsInFlightOfUser(appId, userId) {
+    async memberWritesInFlightOfUser(appId, userId) {
       const rows = await db
-        .selectFrom('member_adds_in_flight')
+        .selectFrom('member_writes_in_flight')
         .select('group_id')
         .where('app_id', '=', appId)
         .where('user_id', '=', userId)
@@ -277,9 +279,9 @@ export function linkQueries(db: Db): LinkStore {
       return rows.map((row) => row.group_id);
     },
 
-    async memberAddsInFlightToGroup(appId, groupId) {
+    async memberWritesInFlightToGroup(appId, groupId) {
       const rows = await db
-        .selectFrom('member_adds_in_flight')
+        .selectFrom('member_writes_in_flight')
         .select('user_id')
         .where('app_id', '=', appId)
         .where('group_id', '=', groupId)

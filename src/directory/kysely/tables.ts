@@ -35,8 +35,8 @@ export interface Tables {
     updated_at: string;
   };
   remote_memberships: { app_id: string; group_id: string; user_id: string };
-  /** A join's membership PATCH that may be on the wire (see `LinkStore.markMemberAddInFlight`). */
-  member_adds_in_flight: { app_id: string; group_id: string; user_id: string };
+  /** A membership PATCH that may be on the wire (see `LinkStore.markMemberWritesInFlight`). */
+  member_writes_in_flight: { app_id: string; group_id: string; user_id: string };
   permissions: { key: string; description: string | null; created_at: string };
   roles: { id: string; name: string; name_key: string; created_at: string; updated_at: string };
   role_permissions: { role_id: string; permission_key: string };

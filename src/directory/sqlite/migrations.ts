@@ -239,16 +239,16 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
-  '0007_member_adds_in_flight': {
+  '0007_member_writes_in_flight': {
     // A membership PATCH about to be sent for a user joining a group: until it is confirmed, the target may or may
     // not hold the member, and whoever meets the row (the join's retry, the group's next sync) settles it.
     async up(db: Kysely<unknown>) {
       await db.schema
-        .createTable('member_adds_in_flight')
+        .createTable('member_writes_in_flight')
         .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
         .addColumn('group_id', 'text', (c) => c.notNull())
         .addColumn('user_id', 'text', (c) => c.notNull())
-        .addPrimaryKeyConstraint('member_adds_in_flight_pk', ['app_id', 'group_id', 'user_id'])
+        .addPrimaryKeyConstraint('member_writes_in_flight_pk', ['app_id', 'group_id', 'user_id'])
         .execute();
     },
   },
