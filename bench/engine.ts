@@ -22,7 +22,7 @@ import { Keyring } from '../src/security/keyring';
 import { type DevServer, findTemporalCli, freePort, startDevServer } from '../src/temporal/devServer';
 import { failureConverterPath, temporalDataConverter } from '../src/temporal/payloadCodec';
 import type { TargetRecord, TargetState, TargetSummary } from './scimTarget';
-import { findChildPid, log } from './support';
+import { findChildPid, log, boundedStep } from './support';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..');
 /** The worker's node options in package.json's `worker` script (and the Compose file's worker command). */
@@ -380,17 +380,8 @@ export class Engine {
   /** Every step bounded, so a stuck step cannot keep the bench from exiting. */
   async stop(): Promise<void> {
     this.stopping = true;
-    const step = async (what: string, action: () => Promise<unknown> | undefined) => {
-      try {
-        const outcome = await Promise.race([
-          Promise.resolve(action()).then(() => 'done'),
-          new Promise((resolve) => setTimeout(resolve, STOP_STEP_MS, 'timeout').unref()),
-        ]);
-        if (outcome === 'timeout') log(`stopping ${what} took over ${STOP_STEP_MS / 1000} s; moving on`);
-      } catch (error) {
-        log(`stopping ${what} failed: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    };
+    const step = (what: string, action: () => Promise<unknown> | undefined) =>
+      boundedStep(what, action, STOP_STEP_MS);
     this.apiAgent?.destroy();
     await step('worker', () => this.worker?.stop());
     await step('API', () => this.api?.stop());

@@ -26,7 +26,7 @@ import { temporalDataConverter } from '../src/temporal/payloadCodec';
 import { createWorker } from '../src/worker';
 import { type ScimTestServer, startScimServer } from '../test/support/scimServer';
 import { startTemporalWithBundle } from './engine';
-import { Deadline, ExchangeStats, forEachLimit, log } from './support';
+import { Deadline, ExchangeStats, forEachLimit, log, boundedStep } from './support';
 import { BATCH_SIZE, type scimUserPayloads } from './workload';
 
 const STOP_STEP_MS = 15_000;
@@ -179,17 +179,8 @@ export class Stack {
   /** Every step bounded, so a stuck step cannot keep the bench from exiting. */
   async stop(): Promise<void> {
     this.stopping = true;
-    const step = async (what: string, action: () => Promise<unknown> | undefined) => {
-      try {
-        const outcome = await Promise.race([
-          Promise.resolve(action()).then(() => 'done'),
-          new Promise((resolve) => setTimeout(resolve, STOP_STEP_MS, 'timeout').unref()),
-        ]);
-        if (outcome === 'timeout') log(`stopping ${what} took over ${STOP_STEP_MS / 1000} s; moving on`);
-      } catch (error) {
-        log(`stopping ${what} failed: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    };
+    const step = (what: string, action: () => Promise<unknown> | undefined) =>
+      boundedStep(what, action, STOP_STEP_MS);
     await step('API', () => this.api?.close());
     this.apiAgent?.destroy();
     await step('worker', async () => {

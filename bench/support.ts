@@ -11,6 +11,23 @@ export const log = (message: string) => process.stderr.write(`[bench] ${message}
 
 // ── command line ────────────────────────────────────────────────────────────────────────────────
 
+/** Runs one step of a shutdown, bounded, so a stuck step cannot keep the bench from exiting; failures are logged. */
+export async function boundedStep(
+  what: string,
+  action: () => Promise<unknown> | undefined,
+  limitMs: number,
+): Promise<void> {
+  try {
+    const outcome = await Promise.race([
+      Promise.resolve(action()).then(() => 'done'),
+      new Promise((resolve) => setTimeout(resolve, limitMs, 'timeout').unref()),
+    ]);
+    if (outcome === 'timeout') log(`stopping ${what} took over ${limitMs / 1000} s; moving on`);
+  } catch (error) {
+    log(`stopping ${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
 export function positiveInteger(option: string, value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--${option} must be a positive integer, got ${value}`);
