@@ -106,19 +106,20 @@ describe('crashes', () => {
       const assigned = new Set([core.id, bulk.id]);
       const problems = await converge(() => targetProblems(directory, assigned, scim));
       const convergedIn = Date.now() - settleStarted;
-      const diagnostics = problems.length
-        ? await diagnose({
-            api: scimflow,
-            processes: [scimflow],
-            dataDir,
-            appId: app.id,
-            suspects: suspectsIn(problems, directory),
-            scim,
-            committed,
-          })
-        : '';
-      const changes = drivers.reduce((sum, driver) => sum.add(driver.counts), new ChangeCounts());
       const duplicates = duplicatesIn(scim);
+      const diagnostics =
+        problems.length || duplicates.length
+          ? await diagnose({
+              api: scimflow,
+              processes: [scimflow],
+              dataDir,
+              appId: app.id,
+              suspects: [...duplicatedUsersIn(scim, directory), ...suspectsIn(problems, directory)],
+              scim,
+              committed,
+            })
+          : '';
+      const changes = drivers.reduce((sum, driver) => sum.add(driver.counts), new ChangeCounts());
       report(
         'all-in-one',
         [
@@ -136,7 +137,7 @@ describe('crashes', () => {
       expect(lostCommits).toEqual([]);
       // A kill 0.5–2.5 s after each restart, which takes 2–8 s.
       expect(killer.kills.length).toBeGreaterThanOrEqual(Math.floor(DRIVING_MS / 10_000));
-      expect(duplicates).toEqual([]);
+      if (duplicates.length) throw new Error(`duplicates: ${duplicates.join(', ')}\n${diagnostics}`);
       if (problems.length) throw new Error(notConverged(problems, diagnostics));
       expect(await reconciliationRuns(app.id)).toBe(0);
     },
@@ -732,6 +733,15 @@ function duplicatesIn(scim: ScimTestServer): string[] {
   ];
 }
 
+/** The directory users the target holds more than once, for `diagnose`. */
+function duplicatedUsersIn(
+  scim: ScimTestServer,
+  directory: DirectoryView,
+): { id: string; userName: string }[] {
+  const counts = groupBy(scim.users(), (user) => user.userName.toLowerCase());
+  return directory.users.filter((user) => (counts.get(user.userName.toLowerCase())?.length ?? 0) > 1);
+}
+
 /** How many creates the target took, for the report. */
 function createsIn(requests: ScimRequestRecord[]): string {
   const created = (path: string) =>
@@ -826,11 +836,17 @@ async function diagnose({
       );
     }
     const remoteIds = new Set(remotes.map((remote) => remote.id));
+    const about = (request: ScimRequestRecord) =>
+      request.method === 'GET'
+        ? String(request.query.filter ?? '').includes(suspect.userName)
+        : (request.body as { userName?: string } | undefined)?.userName === suspect.userName ||
+          remoteIds.has(request.path.split('/')[2] ?? '');
     const writes = scim.requests.flatMap((request, index) =>
-      request.method !== 'GET' &&
-      ((request.body as { userName?: string } | undefined)?.userName === suspect.userName ||
-        remoteIds.has(request.path.split('/')[2] ?? ''))
-        ? [`#${index} ${request.method} ${request.path} → ${request.status ?? 'no answer'}`]
+      about(request)
+        ? [
+            `#${index} ${committed?.at(new Date(request.receivedAt).toISOString()) ?? ''} ${request.method} ` +
+              `${request.path} → ${request.status ?? 'no answer'}`,
+          ]
         : [],
     );
     lines.push(
@@ -852,12 +868,31 @@ async function diagnose({
       lines.push(
         `  #${operation.sequence} ${operation.intent} issued ${operation.issued_at}, delivered ` +
           `${operation.dispatched_at ?? 'never'}: ${view}`,
+        `    steps: ${await stepsOf(client, operation.workflow_id)}`,
       );
     }
   }
   db?.close();
   for (const scimflow of processes) lines.push(`last output of scimflow:\n${scimflow.output}`);
   return lines.join('\n');
+}
+
+/** A run's history in short: each event's type, with the activity it schedules or the marker it records. */
+async function stepsOf(client: Client, workflowId: string): Promise<string> {
+  try {
+    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    return (history.events ?? [])
+      .map((event) => {
+        const type = String(event.eventType ?? '').replace('EVENT_TYPE_', '');
+        const activity = event.activityTaskScheduledEventAttributes?.activityType?.name;
+        const marker = event.markerRecordedEventAttributes?.markerName;
+        const time = event.eventTime?.seconds ? ` @${String(event.eventTime.seconds)}` : '';
+        return `${type}${activity ? `(${activity})` : ''}${marker ? `(${marker})` : ''}${time}`;
+      })
+      .join(' ');
+  } catch (error) {
+    return `history not readable: ${String(error)}`;
+  }
 }
 
 interface OperationRow {

@@ -257,8 +257,22 @@ describe('SCIM test server (scimmy)', () => {
     await client.post('/Users', { userName: 'recorded@example.com' });
 
     expect(server.requests).toEqual([
-      { method: 'GET', path: '/Users', query: { filter: 'userName eq "nobody"' }, body: {}, status: 200 },
-      { method: 'POST', path: '/Users', query: {}, body: { userName: 'recorded@example.com' }, status: 201 },
+      {
+        method: 'GET',
+        path: '/Users',
+        query: { filter: 'userName eq "nobody"' },
+        body: {},
+        status: 200,
+        receivedAt: expect.any(Number),
+      },
+      {
+        method: 'POST',
+        path: '/Users',
+        query: {},
+        body: { userName: 'recorded@example.com' },
+        status: 201,
+        receivedAt: expect.any(Number),
+      },
     ]);
   });
 });

@@ -151,9 +151,16 @@ export interface LinkStore {
   /**
    * Claims the right to create the object in the app (before its POST), so that whatever runs at once — an
    * intent, a group's bulk provisioning, a reconciliation, in any process — only one creates it. A claim lasts
-   * `ttlMs`; the same claimant (a retried attempt) may take its own claim over at once.
+   * `ttlMs`; the same claimant may take its own claim over at once. With `sibling`, a claim held by another
+   * claimant that starts with `sibling.prefix` (another attempt of the same work, e.g. in a process that died) is
+   * taken over once it is `sibling.quietMs` old: by then a POST that attempt had on the wire has landed or failed.
    */
-  claimCreation(key: LinkKey, claimant: string, ttlMs: number): Promise<CreationClaim>;
+  claimCreation(
+    key: LinkKey,
+    claimant: string,
+    ttlMs: number,
+    sibling?: { prefix: string; quietMs: number },
+  ): Promise<CreationClaim>;
   /** Ends a claim (the object is linked by now, or the POST was refused for good); another claimant's is kept. */
   releaseCreationClaim(key: LinkKey, claimant: string): Promise<void>;
   /** Whether someone claimed the object's creation and has not let go (live or expired): its POST may have landed. */

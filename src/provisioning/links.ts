@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { DirectoryStore, LinkKey } from '../directory/store';
 import { CreationInProgressError } from './errors';
 import { refusedForGood } from './remoteWrites';
@@ -40,16 +41,48 @@ export const groupKey = (appId: string, groupId: string): LinkKey => ({
 });
 
 /**
- * Creations this process is making right now, by key: whoever waits for another's claim in this process is woken
- * when it ends, rather than polling the store.
+ * How long a claim held by another attempt of the same work in another process must have been quiet before this
+ * attempt takes it over: longer than a POST that attempt may still have had on the wire (the SCIM client's default
+ * timeout is 15 s) and waiting for its turn. An attempt in another process is usually dead (its worker crashed),
+ * but it may be alive and late: Temporal retries an attempt that timed out while it still runs.
+ */
+export const SIBLING_CLAIM_QUIET_MS = 30_000;
+
+/** This process, in the claims it takes: an attempt's claim names the work (`claimant`) and where it ran. */
+const PROCESS_ID = randomUUID();
+const holderOf = (claimant: string) => `${claimant}#${PROCESS_ID}`;
+const siblingsOf = (claimant: string) => ({ prefix: `${claimant}#`, quietMs: SIBLING_CLAIM_QUIET_MS });
+
+/**
+ * Creations of each object in this process, chained: one at a time per object. Two attempts of the same work can
+ * run at once in one process (a local activity that timed out is retried while its POST is still on the wire):
+ * the later one starts only when the earlier has ended, so it finds the object linked, or its claim free to take
+ * over at once. Whoever waits for another's claim in this process is woken when the chain ends.
  */
 const creationsHere = new Map<string, Promise<void>>();
 const keyText = ({ appId, resourceType, localId }: LinkKey) =>
   `${appId}\u0000${resourceType}\u0000${localId}`;
 
-/** Settles when this process's creation of the object ends; undefined when this process is not creating it. */
+/** Settles when this process's creations of the object end; undefined when this process is not creating it. */
 export function creationHere(key: LinkKey): Promise<void> | undefined {
   return creationsHere.get(keyText(key));
+}
+
+/** Runs `work` when no other creation of the object runs in this process. */
+async function oneAtATimeHere<T>(key: LinkKey, work: () => Promise<T>): Promise<T> {
+  const here = keyText(key);
+  const before = creationsHere.get(here);
+  let ended!: () => void;
+  const mine = new Promise<void>((resolve) => (ended = resolve));
+  const chain = before ? before.then(() => mine) : mine;
+  creationsHere.set(here, chain);
+  try {
+    await before;
+    return await work();
+  } finally {
+    ended();
+    if (creationsHere.get(here) === chain) creationsHere.delete(here);
+  }
 }
 
 /** Only the key's own fields: a `RemoteLink` handed in as a key must not write its old values back. */
@@ -128,13 +161,21 @@ export class Links {
     find: () => Promise<unknown>,
   ): Promise<boolean> {
     if (!(await this.store.hasCreationClaim(keyOf(key)))) return false;
-    const claim = await this.store.claimCreation(keyOf(key), claimant, CREATION_CLAIM_TTL_MS);
-    if (claim.outcome === 'busy') throw new CreationInProgressError(keyOf(key), claim);
-    if (claim.outcome === 'claimed') {
-      await find();
-      await this.store.releaseCreationClaim(keyOf(key), claimant);
-    }
-    return true;
+    return oneAtATimeHere(key, async () => {
+      const holder = holderOf(claimant);
+      const claim = await this.store.claimCreation(
+        keyOf(key),
+        holder,
+        CREATION_CLAIM_TTL_MS,
+        siblingsOf(claimant),
+      );
+      if (claim.outcome === 'busy') throw new CreationInProgressError(keyOf(key), claim);
+      if (claim.outcome === 'claimed') {
+        await find();
+        await this.store.releaseCreationClaim(keyOf(key), holder);
+      }
+      return true;
+    });
   }
 
   /**
@@ -142,34 +183,36 @@ export class Links {
    * reconciliation, in any process: each of them claims the object in the store before its POST.
    * - Linked meanwhile by the claim's last holder: that remote id is adopted, nothing is sent.
    * - Claimed by another, not expired: `CreationInProgressError`, retryable.
-   * - Claimed before (an earlier attempt of ours, or a holder that expired): its POST may have landed and its
-   *   answer been lost, so the object is looked up first and a hit adopted.
+   * - Claimed before (an earlier attempt of ours in this process, one in another process that has been quiet for
+   *   `SIBLING_CLAIM_QUIET_MS`, or a holder that expired): its POST may have landed and its answer been lost, so
+   *   the object is looked up first and a hit adopted. Attempts in this process take turns (`oneAtATimeHere`).
    * - Otherwise POSTed and linked. The claim is released after the link is saved, so a crash between the two
    *   leaves a claim that the next claimant resolves as linked. A POST refused for good (4xx) releases the
    *   claim; a retryable failure keeps it, since the POST may have landed: the retry, by the same claimant,
-   *   takes the claim over at once and looks first.
+   *   takes the claim over (at once in this process, once quiet in another) and looks first.
    * `claimant` is stable across the retries of one piece of work (an activity's attempts).
    */
   async createOnce<T>(key: LinkKey, claimant: string, steps: CreationSteps<T>): Promise<T> {
-    const claim = await this.store.claimCreation(keyOf(key), claimant, CREATION_CLAIM_TTL_MS);
-    if (claim.outcome === 'linked') return steps.linked(claim.remoteId);
-    if (claim.outcome === 'busy') throw new CreationInProgressError(keyOf(key), claim);
-    let ended!: () => void;
-    const here = keyText(key);
-    const creation = new Promise<void>((resolve) => (ended = resolve));
-    creationsHere.set(here, creation);
-    try {
-      const found = claim.lookFirst ? await steps.find() : ((await steps.findBeforeCreating?.()) ?? null);
-      const result = found ?? (await steps.create());
-      await this.store.releaseCreationClaim(keyOf(key), claimant);
-      return result;
-    } catch (error) {
-      if (refusedForGood(error)) await this.store.releaseCreationClaim(keyOf(key), claimant);
-      throw error;
-    } finally {
-      if (creationsHere.get(here) === creation) creationsHere.delete(here);
-      ended();
-    }
+    return oneAtATimeHere(key, async () => {
+      const holder = holderOf(claimant);
+      const claim = await this.store.claimCreation(
+        keyOf(key),
+        holder,
+        CREATION_CLAIM_TTL_MS,
+        siblingsOf(claimant),
+      );
+      if (claim.outcome === 'linked') return steps.linked(claim.remoteId);
+      if (claim.outcome === 'busy') throw new CreationInProgressError(keyOf(key), claim);
+      try {
+        const found = claim.lookFirst ? await steps.find() : ((await steps.findBeforeCreating?.()) ?? null);
+        const result = found ?? (await steps.create());
+        await this.store.releaseCreationClaim(keyOf(key), holder);
+        return result;
+      } catch (error) {
+        if (refusedForGood(error)) await this.store.releaseCreationClaim(keyOf(key), holder);
+        throw error;
+      }
+    });
   }
 
   /**

@@ -87,6 +87,8 @@ export interface ScimRequestRecord {
   body: unknown;
   /** Set once the response has been sent; absent while in flight or when the client went away first. */
   status?: number;
+  /** When it arrived (ms since the epoch). */
+  receivedAt: number;
 }
 
 export interface ScimServerOptions {
@@ -538,6 +540,7 @@ function recordRequests(state: ServerState): express.RequestHandler {
       path: req.path,
       query: { ...req.query },
       body: req.body,
+      receivedAt: Date.now(),
     };
     state.requests.push(record);
     res.on('finish', () => {

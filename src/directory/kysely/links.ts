@@ -39,12 +39,18 @@ async function linkedRemoteId(db: Db, key: LinkKey): Promise<string | null> {
 }
 
 /**
- * Takes the claim when it is free, ours (an earlier attempt), or expired. The writes decide, not a read: an INSERT
+ * Takes the claim when it is free, ours (an earlier attempt), a quiet sibling's, or expired. The writes decide, not a read: an INSERT
  * that ignores conflicts takes a free key, and an UPDATE conditional on the holder or the expiry takes a claim
  * over, so two claimants in two processes cannot both win, whatever the isolation level. `lookFirst` is whether a
  * claim was there before (its POST may have landed).
  */
-async function takeClaim(db: Db, key: LinkKey, claimant: string, ttlMs: number): Promise<CreationClaim> {
+async function takeClaim(
+  db: Db,
+  key: LinkKey,
+  claimant: string,
+  ttlMs: number,
+  sibling?: { prefix: string; quietMs: number },
+): Promise<CreationClaim> {
   const claimedAt = new Date();
   const row = {
     app_id: key.appId,
@@ -66,7 +72,24 @@ async function takeClaim(db: Db, key: LinkKey, claimant: string, ttlMs: number):
     .where('app_id', '=', key.appId)
     .where('resource_type', '=', key.resourceType)
     .where('local_id', '=', key.localId)
-    .where((eb) => eb.or([eb('claimant', '=', claimant), eb('expires_at', '<=', row.claimed_at)]))
+    .where((eb) =>
+      eb.or([
+        eb('claimant', '=', claimant),
+        eb('expires_at', '<=', row.claimed_at),
+        ...(sibling
+          ? [
+              eb.and([
+                eb(
+                  eb.fn('substr', ['claimant', eb.lit(1), eb.lit(sibling.prefix.length)]),
+                  '=',
+                  sibling.prefix,
+                ),
+                eb('claimed_at', '<=', new Date(claimedAt.getTime() - sibling.quietMs).toISOString()),
+              ]),
+            ]
+          : []),
+      ]),
+    )
     .executeTakeFirst();
   if (Number(takeover.numUpdatedRows) > 0) return { outcome: 'claimed', lookFirst: true };
   const holder = await db
@@ -78,7 +101,7 @@ async function takeClaim(db: Db, key: LinkKey, claimant: string, ttlMs: number):
     .executeTakeFirst();
   // Gone between the statements (only where a transaction sees others' commits, as PostgreSQL's read committed
   // does): the holder let go, so the key is free again.
-  if (!holder) return takeClaim(db, key, claimant, ttlMs);
+  if (!holder) return takeClaim(db, key, claimant, ttlMs, sibling);
   return { outcome: 'busy', claimant: holder.claimant, expiresAt: holder.expires_at };
 }
 
@@ -161,11 +184,11 @@ export function linkQueries(db: Db): LinkStore {
         .execute();
     },
 
-    async claimCreation(key, claimant, ttlMs) {
+    async claimCreation(key, claimant, ttlMs, sibling) {
       return inTransaction(db, async (trx) => {
         const remoteId = await linkedRemoteId(trx, key);
         if (remoteId) return { outcome: 'linked', remoteId };
-        const claim = await takeClaim(trx, key, claimant, ttlMs);
+        const claim = await takeClaim(trx, key, claimant, ttlMs, sibling);
         if (claim.outcome !== 'claimed') return claim;
         // A holder links before it lets go, so a link saved since the first read means the object exists. Under
         // SQLite's write lock nothing can have changed; where statements see others' commits, this closes the gap.

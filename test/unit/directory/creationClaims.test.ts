@@ -1,6 +1,5 @@
+import { openTestStore } from '../../support/testStore';
 import { appInputSchema } from '../../../src/directory/model';
-import { SqliteDirectoryStore } from '../../../src/directory/sqlite/sqliteStore';
-import { Keyring } from '../../../src/security/keyring';
 import type { DirectoryStore, LinkKey } from '../../../src/directory/store';
 import { CreationInProgressError } from '../../../src/provisioning/errors';
 import { Links, userKey } from '../../../src/provisioning/links';
@@ -12,7 +11,7 @@ describe('creation claims: one creator per directory object and app, in the stor
   let store: DirectoryStore;
   let alice: LinkKey;
   beforeEach(async () => {
-    store = await SqliteDirectoryStore.open(':memory:', { keyring: new Keyring(Keyring.generateKey()) });
+    store = await openTestStore();
     const app = await store.createApp(
       appInputSchema.parse({
         name: 'Acme',
@@ -43,6 +42,25 @@ describe('creation claims: one creator per directory object and app, in the stor
       lookFirst: true,
     });
     expect(await store.claimCreation(alice, 'createGroup/3', MINUTE)).toMatchObject({ outcome: 'busy' });
+  });
+
+  test('given an attempt of the intent in another process holds Alice, when a retry here claims her, then it waits until that claim has been quiet long enough for a POST on the wire to have landed, and then takes it over and looks first', async () => {
+    await store.claimCreation(alice, 'provisionUser/1#process-a', MINUTE);
+    const sibling = (quietMs: number) => ({ prefix: 'provisionUser/1#', quietMs });
+
+    expect(
+      await store.claimCreation(alice, 'provisionUser/1#process-b', MINUTE, sibling(MINUTE)),
+    ).toMatchObject({ outcome: 'busy', claimant: 'provisionUser/1#process-a' });
+    expect(
+      await store.claimCreation(alice, 'createGroup/3#process-b', MINUTE, {
+        prefix: 'createGroup/3#',
+        quietMs: 0,
+      }),
+    ).toMatchObject({ outcome: 'busy' });
+    expect(await store.claimCreation(alice, 'provisionUser/1#process-b', MINUTE, sibling(0))).toEqual({
+      outcome: 'claimed',
+      lookFirst: true,
+    });
   });
 
   test('given a claim on Alice that has expired, when another claims her, then it takes the claim and looks her up first', async () => {
@@ -156,6 +174,30 @@ describe('creation claims: one creator per directory object and app, in the stor
         await links.createOnce(alice, 'provisionUser/1', steps(calls, { found: 'remote-alice-1' })),
       ).toBe('remote-alice-1');
       expect(calls).toEqual(['find']);
+    });
+
+    test('given two attempts of the same step at once in this process (a local attempt that timed out with its POST on the wire, and its retry), when both create Alice, then one POST is sent and the retry adopts what it created', async () => {
+      const links = new Links(store);
+      const calls: string[] = [];
+      let answer!: () => void;
+      const slowTarget = new Promise<void>((resolve) => (answer = resolve));
+      const late = links.createOnce(alice, 'provisionUser/1', {
+        ...steps(calls),
+        create: async () => {
+          calls.push('POST');
+          await slowTarget;
+          await store.saveLink({ ...alice, remoteId: 'remote-alice', lastPushed: null, status: 'synced' });
+          return 'remote-alice';
+        },
+      });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+
+      const retry = links.createOnce(alice, 'provisionUser/1', steps(calls));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      answer();
+
+      expect(await Promise.all([late, retry])).toEqual(['remote-alice', 'remote-alice']);
+      expect(calls).toEqual(['POST', 'linked']);
     });
 
     test('given the target refuses Alice for good (400), then the claim is let go: the next creator need not look first', async () => {
