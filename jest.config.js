@@ -10,6 +10,30 @@ const shared = {
   transform: { '^.+\\.ts$': ['@swc/jest'] },
 };
 
+/** The suites the `postgres` project runs on PostgreSQL (paths below test/, without `.test.ts`). */
+const postgresSuites = [
+  'unit/directory/directoryStore',
+  'unit/directory/creationClaims',
+  'unit/directory/outboxLeases',
+  'unit/directory/deletionGuard',
+  'unit/planner/intentPlanner',
+  'unit/provisioning/groupMembers',
+  'unit/provisioning/compare',
+  'api',
+  'provisioning',
+  'userLifecycle',
+  'outbox',
+  'creation',
+  'bulkProvisioning',
+  'reconcile',
+  'import',
+  'roles',
+  'switches',
+  'invariants',
+  'deletionGuard',
+  'operationStatus',
+];
+
 /** @type {import('jest').Config} */
 module.exports = {
   projects: [
@@ -28,6 +52,18 @@ module.exports = {
       displayName: 'integration',
       roots: ['<rootDir>/test'],
       testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/unit/'],
+      globalSetup: '<rootDir>/test/support/globalSetup.ts',
+      globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
+    },
+    {
+      ...shared,
+      // The same suites again on a real PostgreSQL (a throwaway cluster the globalSetup starts): the store's
+      // contract tests, and the integration suites whose harness holds the directory. The suites about SQLite's
+      // files, the SCIM test servers, the UI or replays do not depend on the store and run once, above.
+      displayName: 'postgres',
+      roots: ['<rootDir>/test'],
+      testMatch: postgresSuites.map((suite) => `<rootDir>/test/${suite}.test.ts`),
+      setupFiles: ['<rootDir>/test/support/onPostgres.ts'],
       globalSetup: '<rootDir>/test/support/globalSetup.ts',
       globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
     },

@@ -11,6 +11,12 @@ const flag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 
 const environmentSchema = z.object({
   SCIMFLOW_DATA_DIR: z.string().default('.data'),
   SCIMFLOW_DB_FILE: z.string().optional(),
+  // Checked without echoing it: the URL holds the database password.
+  SCIMFLOW_DATABASE_URL: z
+    .string()
+    .refine((url) => /^postgres(ql)?:\/\//.test(url), 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  SCIMFLOW_DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   SCIMFLOW_API_HOST: z.string().default('127.0.0.1'),
   SCIMFLOW_API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   SCIMFLOW_API_TOKEN: z.string().min(16).optional(),
@@ -42,6 +48,8 @@ export type Environment = z.infer<typeof environmentSchema>;
 export interface Config {
   dataDir: string;
   dbFile: string;
+  /** Where the directory lives: PostgreSQL when `url` is set, else the SQLite file `dbFile`. */
+  database: { url?: string; poolSize: number };
   api: { host: string; port: number; token?: string };
   taskQueue: string;
   logLevel: Environment['SCIMFLOW_LOG_LEVEL'];
@@ -85,6 +93,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     dataDir,
     dbFile: e.SCIMFLOW_DB_FILE ? path.resolve(e.SCIMFLOW_DB_FILE) : path.join(dataDir, 'scimflow.db'),
+    database: { url: e.SCIMFLOW_DATABASE_URL, poolSize: e.SCIMFLOW_DATABASE_POOL_SIZE },
     api: { host: e.SCIMFLOW_API_HOST, port: e.SCIMFLOW_API_PORT, token: e.SCIMFLOW_API_TOKEN },
     taskQueue: e.SCIMFLOW_TASK_QUEUE,
     logLevel: e.SCIMFLOW_LOG_LEVEL,

@@ -1,5 +1,7 @@
 import { loadConfig } from './config';
-import { rotateAppCredentials, unreadableNotice } from './directory/sqlite/sqliteStore';
+import { unreadableNotice } from './directory/kysely/appCredentials';
+import { rotatePostgresAppCredentials } from './directory/postgres/postgresStore';
+import { rotateAppCredentials } from './directory/sqlite/sqliteStore';
 import { loadKeyring } from './security/keys';
 
 /**
@@ -13,7 +15,9 @@ async function main(): Promise<void> {
     createIfMissing: false,
     notice: (message) => console.warn(message),
   });
-  const report = await rotateAppCredentials(config.dbFile, keyring);
+  const report = config.database.url
+    ? { ...(await rotatePostgresAppCredentials(config.database.url, keyring)), walTruncated: true }
+    : await rotateAppCredentials(config.dbFile, keyring);
   const already = report.apps - report.sealed - report.unreadable.length;
   console.log(
     `sealed the credentials of ${report.sealed} app(s) with the current key (id ${keyring.currentKeyId}); ` +

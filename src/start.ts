@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { connectTemporal, createIntentDispatcher } from './client';
 import { loadConfig } from './config';
-import { SqliteDirectoryStore } from './directory/sqlite/sqliteStore';
+import { describeDirectoryLocation, openDirectoryStore } from './directory/openStore';
 import { createLogger } from './logger';
 import { loadKeyring } from './security/keys';
 import { codecEndpoint } from './api/routes/codec';
@@ -43,10 +43,9 @@ async function main(): Promise<void> {
     address = devServer.address;
   }
 
-  const store = await SqliteDirectoryStore.open(config.dbFile, {
-    keyring,
-    notice: (message) => logger.warn(message),
-  });
+  const location = { ...config.database, dbFile: config.dbFile };
+  const store = await openDirectoryStore(location, { keyring, notice: (message) => logger.warn(message) });
+  logger.info({ directory: describeDirectoryLocation(location) }, 'directory store open');
   const temporal = await connectTemporal(config.temporal, address, keyring);
   if (!devServer) await registerSearchAttributes(temporal, config.temporal.namespace, logger);
   const workerConnection = await connectWorker(config, address);

@@ -4,7 +4,7 @@ import { createActivities } from './activities';
 import { connectTemporal, createIntentDispatcher, temporalConnectionOptions } from './client';
 import { type Config, loadConfig } from './config';
 import type { DirectoryStore } from './directory/store';
-import { SqliteDirectoryStore } from './directory/sqlite/sqliteStore';
+import { describeDirectoryLocation, openDirectoryStore } from './directory/openStore';
 import { createLogger } from './logger';
 import { loadKeyring } from './security/keys';
 import { type TargetSettings, Targets } from './provisioning/targets';
@@ -83,10 +83,9 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   if (!config.temporal.address) throw new Error('TEMPORAL_ADDRESS is required to run a worker on its own');
   const keyring = loadKeyring(config, { createIfMissing: false, notice: (message) => logger.warn(message) });
-  const store = await SqliteDirectoryStore.open(config.dbFile, {
-    keyring,
-    notice: (message) => logger.warn(message),
-  });
+  const location = { ...config.database, dbFile: config.dbFile };
+  const store = await openDirectoryStore(location, { keyring, notice: (message) => logger.warn(message) });
+  logger.info({ directory: describeDirectoryLocation(location) }, 'directory store open');
   const connection = await connectWorker(config, config.temporal.address);
   const temporal = await connectTemporal(config.temporal, config.temporal.address, keyring);
   const dispatcher = createIntentDispatcher(config, temporal, store, logger);

@@ -1,4 +1,5 @@
 import {
+  ScheduleAlreadyRunning,
   type Client,
   type ScheduleDescription,
   ScheduleNotFoundError,
@@ -53,26 +54,37 @@ export class ReconcileSchedules {
     },
   ) {}
 
-  /** Creates the app's schedule, or brings it in line with the app's settings (a paused one stays paused). */
+  /**
+   * Creates the app's schedule, or brings it in line with the app's settings (a paused one stays paused). Every API
+   * process ensures the schedules at start-up: when two create the same one at once, Temporal keeps one (the
+   * schedule id is the app's) and the other updates it.
+   */
   async upsert(app: DirectoryApp): Promise<boolean> {
     return this.attempt(app.id, 'upsert', async () => {
       const handle = this.client.schedule.getHandle(reconcileScheduleId(app.id));
-      try {
-        await handle.update((previous) => ({
+      const update = () =>
+        handle.update((previous) => ({
           ...previous,
           spec: specOf(app),
           action: actionOf(app, this.options.taskQueue),
           policies: policiesOf(app),
         }));
+      try {
+        await update();
       } catch (error) {
         if (!(error instanceof ScheduleNotFoundError)) throw error;
-        await this.client.schedule.create({
-          scheduleId: reconcileScheduleId(app.id),
-          spec: specOf(app),
-          action: actionOf(app, this.options.taskQueue),
-          policies: policiesOf(app),
-          typedSearchAttributes: [{ key: scimAppId, value: app.id }],
-        });
+        try {
+          await this.client.schedule.create({
+            scheduleId: reconcileScheduleId(app.id),
+            spec: specOf(app),
+            action: actionOf(app, this.options.taskQueue),
+            policies: policiesOf(app),
+            typedSearchAttributes: [{ key: scimAppId, value: app.id }],
+          });
+        } catch (raced) {
+          if (!(raced instanceof ScheduleAlreadyRunning)) throw raced;
+          await update();
+        }
       }
     });
   }

@@ -6,10 +6,12 @@ import path from 'node:path';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { findTemporalCli, freePort, startDevServer } from '../../src/temporal/devServer';
 import { failureConverterPath } from '../../src/temporal/payloadCodec';
+import { startThrowawayPostgres } from './postgres';
 
 /** Handed from globalSetup to globalTeardown, which jest runs in the same process. */
 export interface TestTemporalGlobals {
   scimflowTestTemporal?: { stop(): Promise<void>; tmpDir: string };
+  scimflowTestPostgres?: { stop(): Promise<void> };
 }
 
 const log = (msg: string) => process.stderr.write(`[jest globalSetup] ${msg}\n`);
@@ -29,7 +31,13 @@ function ensureChromium(): void {
   });
 }
 
+/**
+ * Jest runs this once per project that uses it (`integration` and `postgres`), in one process: the second finds
+ * the servers the first started.
+ */
 export default async function globalSetup(): Promise<void> {
+  const globals = globalThis as TestTemporalGlobals;
+  if (globals.scimflowTestTemporal) return;
   ensureChromium();
   const tmpDir = await fs.mkdtemp(path.join(os.tmpdir(), 'scimflow-test-'));
   const cliPath = await findTemporalCli({
@@ -58,6 +66,14 @@ export default async function globalSetup(): Promise<void> {
   const bundleFile = path.join(tmpDir, 'workflow-bundle.js');
   await fs.writeFile(bundleFile, bundle.code);
   log(`Workflow bundle built in ${Date.now() - bundleStartedAt} ms`);
+
+  // The PostgreSQL store's suites and the multi-process test: a throwaway cluster, unless one is given (.ci/run
+  // starts its own).
+  if (!process.env.SCIMFLOW_TEST_DATABASE_URL) {
+    const postgres = await startThrowawayPostgres();
+    globals.scimflowTestPostgres = postgres;
+    process.env.SCIMFLOW_TEST_DATABASE_URL = postgres.url;
+  }
 
   process.env.SCIMFLOW_TEST_TEMPORAL_ADDRESS = server.address;
   process.env.SCIMFLOW_TEST_WORKFLOW_BUNDLE = bundleFile;

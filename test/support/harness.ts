@@ -4,6 +4,8 @@ import { NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporal
 import { createIntentDispatcher, type OutboxDispatcher } from '../../src/client';
 import { loadConfig } from '../../src/config';
 import { SqliteDirectoryStore } from '../../src/directory/sqlite/sqliteStore';
+import type { DirectoryStore } from '../../src/directory/store';
+import { openTestStore } from './testStore';
 import { createApiServer } from '../../src/api/wiring';
 import type { IntentResult } from '../../src/shared/intents';
 import { Keyring } from '../../src/security/keyring';
@@ -40,14 +42,14 @@ export type Settled = { workflowId: string; intent: string } & (
 
 /**
  * One scimflow as a user runs it, against the shared test Temporal server: the real API over HTTP, a worker
- * on its own task queue, a SQLite directory, and a real SCIM server (scimmy)
+ * on its own task queue, a directory (SQLite, or PostgreSQL in the `postgres` jest project), and a real SCIM server (scimmy)
  * behind our fault-injecting proxy. Every suite starts its own, so suites never see each other's runs.
  */
 export class Harness {
   private constructor(
     readonly scim: ScimTestServer,
     readonly proxy: FaultProxy,
-    readonly store: SqliteDirectoryStore,
+    readonly store: DirectoryStore,
     readonly temporal: Client,
     readonly dispatcher: OutboxDispatcher,
     private readonly api: Awaited<ReturnType<typeof createApiServer>>['api'],
@@ -89,7 +91,10 @@ export class Harness {
     });
     const scim = await startScimServer(options.scim);
     const proxy = await startFaultProxy(scim.url);
-    const store = await SqliteDirectoryStore.open(options.dbFile ?? ':memory:', { keyring });
+    // A file asked for is a SQLite one (a suite that reads it); otherwise the run's store (testStore.ts).
+    const store = options.dbFile
+      ? await SqliteDirectoryStore.open(options.dbFile, { keyring })
+      : await openTestStore(keyring);
     const temporal = new Client({
       connection: await Connection.connect({ address }),
       namespace: 'default',

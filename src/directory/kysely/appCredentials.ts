@@ -137,3 +137,13 @@ export async function sealAppCredentials(
     return { apps: current.length, sealed: toSeal.length, unreadable };
   });
 }
+
+/** What an operator reads when apps' credentials are sealed with a key that is not configured. */
+export function unreadableNotice(report: CredentialsReport): string {
+  return (
+    `${report.unreadable.length} app(s) have credentials sealed with a key that is not configured ` +
+    `(${report.unreadable.join(', ')}): they cannot call their SCIM service until that key is configured as a ` +
+    'previous key or their credentials are entered again (PATCH /api/apps/<id> with "auth"); see ' +
+    'docs/operations.md, "Keys"'
+  );
+}

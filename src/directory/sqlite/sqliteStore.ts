@@ -13,7 +13,7 @@ import {
   type SqliteDatabase,
 } from 'kysely';
 import type { Keyring } from '../../security/keyring';
-import { type CredentialsReport, sealAppCredentials } from '../kysely/appCredentials';
+import { type CredentialsReport, sealAppCredentials, unreadableNotice } from '../kysely/appCredentials';
 import type { StoreDialect } from '../kysely/dialect';
 import { directoryQueries } from '../kysely/directoryQueries';
 import type { Tables } from '../kysely/tables';
@@ -186,15 +186,6 @@ export const SqliteDirectoryStore = {
     };
   },
 };
-
-export function unreadableNotice(report: CredentialsReport): string {
-  return (
-    `${report.unreadable.length} app(s) have credentials sealed with a key that is not configured ` +
-    `(${report.unreadable.join(', ')}): they cannot call their SCIM service until that key is configured as a ` +
-    'previous key or their credentials are entered again (PATCH /api/apps/<id> with "auth"); see ' +
-    'docs/operations.md, "Keys"'
-  );
-}
 
 /**
  * `npm run rotate-key`: seals every app's credentials with the keyring's current key (those sealed with a previous

@@ -1,3 +1,4 @@
+import { openTestStore } from '../../support/testStore';
 import {
   DEFAULT_DELETION_MINIMUM,
   deletionLimit,
@@ -9,8 +10,6 @@ import {
   type ReconcileSettings,
   reconcileSettingsSchema,
 } from '../../../src/directory/model';
-import { SqliteDirectoryStore } from '../../../src/directory/sqlite/sqliteStore';
-import { Keyring } from '../../../src/security/keyring';
 
 describe('deletionLimit: how many deletions one change may make in an app without confirmation', () => {
   const threshold = (fields: { percent?: number; count?: number; minimum?: number } = {}) =>
@@ -49,9 +48,7 @@ describe('deletionLimit: how many deletions one change may make in an app withou
 
 describe('the deletion threshold as stored and patched', () => {
   test('given an app stored before minimum existed, when it is read, then minimum is the default', async () => {
-    const store = await SqliteDirectoryStore.open(':memory:', {
-      keyring: new Keyring(Keyring.generateKey()),
-    });
+    const store = await openTestStore();
     try {
       const input = appInputSchema.parse({
         name: 'Old',

@@ -1,17 +1,11 @@
-import { directoryQueries } from '../../../src/directory/kysely/directoryQueries';
+import { openTestStore, testStoreKind } from '../../support/testStore';
 import { DuplicateError, UnknownReferenceError } from '../../../src/directory/errors';
-import {
-  openSqliteDatabase,
-  SqliteDirectoryStore,
-  sqliteStoreDialect,
-} from '../../../src/directory/sqlite/sqliteStore';
-import { Keyring } from '../../../src/security/keyring';
 import type { DirectoryStore } from '../../../src/directory/store';
 
-describe('the SQLite directory store', () => {
+describe(`the directory store (${testStoreKind()})`, () => {
   let store: DirectoryStore;
   beforeEach(async () => {
-    store = await SqliteDirectoryStore.open(':memory:', { keyring: new Keyring(Keyring.generateKey()) });
+    store = await openTestStore();
   });
   afterEach(() => store.close());
 
@@ -64,16 +58,17 @@ describe('the SQLite directory store', () => {
 });
 
 describe('the directory queries inside a transaction the caller opened', () => {
-  const keyring = new Keyring(Keyring.generateKey());
+  let store: DirectoryStore;
+  beforeEach(async () => {
+    store = await openTestStore();
+  });
+  afterEach(() => store.close());
 
   test('given a transaction, when a group is created in it and the transaction rolls back, then the group is gone', async () => {
-    const db = await openSqliteDatabase(':memory:');
-    const outside = directoryQueries(db, sqliteStoreDialect, keyring);
-    const alice = await outside.createUser({ userName: 'alice', active: true });
+    const alice = await store.createUser({ userName: 'alice', active: true });
 
     await expect(
-      db.transaction().execute(async (trx) => {
-        const inside = directoryQueries(trx, sqliteStoreDialect, keyring);
+      store.transaction(async (inside) => {
         // createGroup writes several rows in a transaction of its own; given one, it joins it.
         await inside.createGroup({ displayName: 'Eng', memberIds: [alice.id] });
         expect(await inside.findGroupByDisplayName('Eng')).not.toBeNull();
@@ -81,25 +76,19 @@ describe('the directory queries inside a transaction the caller opened', () => {
       }),
     ).rejects.toThrow('the change behind it failed');
 
-    expect(await outside.findGroupByDisplayName('Eng')).toBeNull();
-    await db.destroy();
+    expect(await store.findGroupByDisplayName('Eng')).toBeNull();
   });
 
   test('given a transaction, when several changes are made in it and it commits, then all of them are kept', async () => {
-    const db = await openSqliteDatabase(':memory:');
-
-    await db.transaction().execute(async (trx) => {
-      const inside = directoryQueries(trx, sqliteStoreDialect, keyring);
+    await store.transaction(async (inside) => {
       const alice = await inside.createUser({ userName: 'alice', active: true });
       const eng = await inside.createGroup({ displayName: 'Eng', memberIds: [alice.id] });
       await inside.updateUser(alice.id, { title: 'Engineer' });
       await inside.updateGroup(eng.id, { displayName: 'Engineering' });
     });
 
-    const outside = directoryQueries(db, sqliteStoreDialect, keyring);
-    const alice = await outside.findUserByUserName('alice');
+    const alice = await store.findUserByUserName('alice');
     expect(alice?.title).toBe('Engineer');
-    expect((await outside.findGroupByDisplayName('Engineering'))?.memberIds).toEqual([alice?.id]);
-    await db.destroy();
+    expect((await store.findGroupByDisplayName('Engineering'))?.memberIds).toEqual([alice?.id]);
   });
 });

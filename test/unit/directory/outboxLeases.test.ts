@@ -1,11 +1,11 @@
+import { openTestStore } from '../../support/testStore';
+import type { DirectoryStore } from '../../../src/directory/store';
 import { recordIntents } from '../../../src/directory/outbox';
-import { SqliteDirectoryStore } from '../../../src/directory/sqlite/sqliteStore';
-import { Keyring } from '../../../src/security/keyring';
 
 describe('outbox leases', () => {
-  let store: SqliteDirectoryStore;
+  let store: DirectoryStore;
   beforeEach(async () => {
-    store = await SqliteDirectoryStore.open(':memory:', { keyring: new Keyring(Keyring.generateKey()) });
+    store = await openTestStore();
   });
   afterEach(async () => {
     await store.close();

@@ -1,8 +1,8 @@
+import { openTestStore } from '../../support/testStore';
+import type { DirectoryStore } from '../../../src/directory/store';
 import { IntentPlanner } from '../../../src/directory/intentPlanner';
 import { appInputSchema, type ProvisioningSwitches } from '../../../src/directory/model';
 import { isGroupInAppScope, isUserInAppScope, usersInAppScope } from '../../../src/directory/scope';
-import { SqliteDirectoryStore } from '../../../src/directory/sqlite/sqliteStore';
-import { Keyring } from '../../../src/security/keyring';
 import type { IntentRequest } from '../../../src/shared/intents';
 
 /**
@@ -14,14 +14,12 @@ class Directory {
   private readonly names = new Map<string, string>();
   private readonly planner: IntentPlanner;
 
-  private constructor(readonly store: SqliteDirectoryStore) {
+  private constructor(readonly store: DirectoryStore) {
     this.planner = new IntentPlanner(store);
   }
 
   static async open(): Promise<Directory> {
-    return new Directory(
-      await SqliteDirectoryStore.open(':memory:', { keyring: new Keyring(Keyring.generateKey()) }),
-    );
+    return new Directory(await openTestStore());
   }
 
   async app(name: string, switches: Partial<ProvisioningSwitches> = {}): Promise<string> {

@@ -1,11 +1,10 @@
+import { openTestStore } from '../../support/testStore';
 import {
   appInputSchema,
   type DirectoryUser,
   type ProvisioningSwitches,
   type ReconcileSettings,
 } from '../../../src/directory/model';
-import { SqliteDirectoryStore } from '../../../src/directory/sqlite/sqliteStore';
-import { Keyring } from '../../../src/security/keyring';
 import type { DirectoryStore, ReconciliationItem } from '../../../src/directory/store';
 import { desiredScimUser } from '../../../src/provisioning/mapping';
 import { type BusyResources, Reconciliation } from '../../../src/provisioning/reconciliation';
@@ -76,7 +75,7 @@ describe('Reconciliation.compare: what each object of the app needs', () => {
   let remote: InMemoryApp;
   let runs = 0;
   beforeEach(async () => {
-    store = await SqliteDirectoryStore.open(':memory:', { keyring: new Keyring(Keyring.generateKey()) });
+    store = await openTestStore();
     remote = new InMemoryApp();
   });
   afterEach(() => store.close());

@@ -1,5 +1,5 @@
+import { openTestStore } from '../../support/testStore';
 import { appInputSchema, type DirectoryApp, userAttributesSchema } from '../../../src/directory/model';
-import { SqliteDirectoryStore } from '../../../src/directory/sqlite/sqliteStore';
 import type { DirectoryStore } from '../../../src/directory/store';
 import { GroupProvisioning } from '../../../src/provisioning/groups';
 import { userKey } from '../../../src/provisioning/links';
@@ -7,7 +7,6 @@ import { Targets } from '../../../src/provisioning/targets';
 import { UserProvisioning } from '../../../src/provisioning/users';
 import type { ScimClient } from '../../../src/scim/client';
 import type { ScimUser } from '../../../src/scim/schemas';
-import { Keyring } from '../../../src/security/keyring';
 
 /** An app's SCIM service provider in memory: what it holds, and every request it received. */
 class FakeTarget {
@@ -63,7 +62,7 @@ describe('bulk member provisioning of overlapping groups', () => {
   let groups: GroupProvisioning;
   let appId: string;
   beforeEach(async () => {
-    store = await SqliteDirectoryStore.open(':memory:', { keyring: new Keyring(Keyring.generateKey()) });
+    store = await openTestStore();
     appId = (
       await store.createApp(
         appInputSchema.parse({
