@@ -32,6 +32,7 @@ const postgresSuites = [
   'invariants',
   'deletionGuard',
   'operationStatus',
+  'sharedDirectory',
 ];
 
 /** @type {import('jest').Config} */

@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import fs from 'node:fs/promises';
+import { appInputSchema } from '../src/directory/model';
+import { PostgresDirectoryStore } from '../src/directory/postgres/postgresStore';
+import { SqliteDirectoryStore } from '../src/directory/sqlite/sqliteStore';
+import type { DirectoryStore } from '../src/directory/store';
+import { Targets } from '../src/provisioning/targets';
+import { Keyring } from '../src/security/keyring';
+import { freshDatabaseUrl } from './support/postgres';
+import { type ScimTestServer, startScimServer } from './support/scimServer';
+import { testStoreKind } from './support/testStore';
+
+/**
+ * Two processes on one directory (an API and a worker, each with its own connection and caches): what one changes,
+ * the other uses at its next call. SQLite here shares a file; PostgreSQL (the `postgres` jest project) a database.
+ */
+async function twoProcessesOnOneDirectory(keyring: Keyring): Promise<[DirectoryStore, DirectoryStore]> {
+  if (testStoreKind() === 'postgres') {
+    const url = await freshDatabaseUrl();
+    const first = await PostgresDirectoryStore.open(url, { keyring, poolSize: 2 });
+    return [first, await PostgresDirectoryStore.open(url, { keyring, poolSize: 2 })];
+  }
+  const file = path.join(process.env.SCIMFLOW_TEST_TMP ?? os.tmpdir(), `shared-${randomUUID()}.db`);
+  cleanups.push(() => fs.rm(file, { force: true }));
+  const first = await SqliteDirectoryStore.open(file, { keyring });
+  return [first, await SqliteDirectoryStore.open(file, { keyring })];
+}
+
+const cleanups: (() => Promise<unknown>)[] = [];
+let target: ScimTestServer;
+let api: DirectoryStore;
+let worker: DirectoryStore;
+
+beforeAll(async () => {
+  target = await startScimServer();
+  [api, worker] = await twoProcessesOnOneDirectory(new Keyring(Keyring.generateKey()));
+});
+
+afterAll(async () => {
+  await api.close();
+  await worker.close();
+  await target.close();
+  for (const cleanup of cleanups) await cleanup();
+});
+
+describe(`one directory, two processes (${testStoreKind()})`, () => {
+  test("given a worker that called an app with its old token, when an API process changes the app's token, then the worker's next call uses the new one", async () => {
+    const app = await api.createApp(
+      appInputSchema.parse({
+        name: 'Rotated',
+        baseUrl: target.url,
+        auth: { type: 'bearer', token: 'revoked-token' },
+      }),
+    );
+    const targets = new Targets(worker, {
+      settings: { allowLoopback: true, allowPrivate: false, maxResponseBytes: 1024 * 1024 },
+    });
+    const findAlice = async () => targets.clientFor(await targets.app(app.id)).findUser('userName', 'alice');
+    await expect(findAlice()).rejects.toThrow(/401/);
+
+    await api.updateApp(app.id, { auth: { type: 'bearer', token: target.token } });
+
+    await expect(findAlice()).resolves.toBeNull();
+  });
+
+  test('given a change committed by one process, when the other reads right after, then it sees it (no cache in between)', async () => {
+    const user = await api.createUser({ userName: `shared-${randomUUID()}@example.com`, active: true });
+
+    await api.updateUser(user.id, { title: 'Engineer' });
+
+    expect((await worker.getUser(user.id))?.title).toBe('Engineer');
+  });
+});
