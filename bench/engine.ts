@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import axios, { type AxiosInstance } from 'axios';
+import { Client as PgClient } from 'pg';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { Keyring } from '../src/security/keyring';
@@ -298,6 +299,10 @@ export class Engine {
       SCIMFLOW_API_TOKEN: token,
       SCIMFLOW_LOG_LEVEL: 'warn',
     };
+    // BENCH_DATABASE_URL (a PostgreSQL server where the bench may create a database): the directory there.
+    if (process.env.BENCH_DATABASE_URL) {
+      env.SCIMFLOW_DATABASE_URL = await freshBenchDatabase(process.env.BENCH_DATABASE_URL);
+    }
     await fs.mkdir(env.SCIMFLOW_DATA_DIR, { recursive: true });
     this.apiUrl = `http://127.0.0.1:${apiPort}`;
     // No socket limit: the stream's open loop must not queue behind its own client.
@@ -392,4 +397,19 @@ export class Engine {
       await step('temp dir', () => fs.rm(this.tmpDir as string, { recursive: true, force: true }));
     for (const child of alive) child.killNow();
   }
+}
+
+/** An empty database for one bench run on the server of `adminUrl`; answers its URL. */
+async function freshBenchDatabase(adminUrl: string): Promise<string> {
+  const name = `scimflow_bench_${randomUUID().replaceAll('-', '')}`;
+  const client = new PgClient({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
 }

@@ -20,6 +20,9 @@
  *   latency from each API call's start to the target receiving that user's POST /Users. Then the cost of one
  *   simple create from a sample of those intents' Temporal histories (lanes included, when the engine has them).
  * Memory: the RSS of the worker, the API, the dev server and the target, sampled every 250 ms during each run.
+ *
+ * The directory is a SQLite file by default; with BENCH_DATABASE_URL (a PostgreSQL server where the bench may
+ * create databases, e.g. postgres://scimflow@127.0.0.1:5432/postgres) each run gets a fresh database there.
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
