@@ -12,6 +12,19 @@ import { freshDatabaseUrl } from './support/postgres';
 import { type ScimTestServer, startScimServer } from './support/scimServer';
 import { testStoreKind } from './support/testStore';
 
+/** `count` processes opening one new directory at once. */
+async function processesStartingAtOnce(keyring: Keyring, count: number): Promise<DirectoryStore[]> {
+  if (testStoreKind() === 'postgres') {
+    const url = await freshDatabaseUrl();
+    return Promise.all(
+      Array.from({ length: count }, () => PostgresDirectoryStore.open(url, { keyring, poolSize: 1 })),
+    );
+  }
+  const file = path.join(process.env.SCIMFLOW_TEST_TMP ?? os.tmpdir(), `at-once-${randomUUID()}.db`);
+  cleanups.push(() => fs.rm(file, { force: true }));
+  return Promise.all(Array.from({ length: count }, () => SqliteDirectoryStore.open(file, { keyring })));
+}
+
 /**
  * Two processes on one directory (an API and a worker, each with its own connection and caches): what one changes,
  * the other uses at its next call. SQLite here shares a file; PostgreSQL (the `postgres` jest project) a database.
@@ -63,6 +76,17 @@ describe(`one directory, two processes (${testStoreKind()})`, () => {
     await api.updateApp(app.id, { auth: { type: 'bearer', token: target.token } });
 
     await expect(findAlice()).resolves.toBeNull();
+  });
+
+  test('given four processes starting at once on a new directory, then each of them opens it, migrated once, and what one writes the others read', async () => {
+    const stores = await processesStartingAtOnce(new Keyring(Keyring.generateKey()), 4);
+    try {
+      const [first, ...others] = stores as [DirectoryStore, ...DirectoryStore[]];
+      const user = await first.createUser({ userName: 'started-at-once@example.com', active: true });
+      for (const other of others) expect((await other.getUser(user.id))?.userName).toBe(user.userName);
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
   });
 
   test('given a change committed by one process, when the other reads right after, then it sees it (no cache in between)', async () => {

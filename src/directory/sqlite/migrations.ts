@@ -211,11 +211,10 @@ export const migrations: Record<string, Migration> = {
     // userName, displayName and role names are unique under `nameKey` (NFKC, case-folded: names.ts) instead of
     // `trim().toLowerCase()`. This uses the live function on purpose: the keys must be the ones the store computes
     // (a later change to it needs a migration of its own, like this one).
+    // Like every migration, inside the one transaction the store runs the pending ones in (sqliteStore.ts).
     async up(db: Kysely<unknown>) {
       const kept: string[] = [];
-      await db.transaction().execute(async (trx) => {
-        for (const table of nameKeyedTables) kept.push(...(await recomputeNameKeys(trx, table)));
-      });
+      for (const table of nameKeyedTables) kept.push(...(await recomputeNameKeys(db, table)));
       if (kept.length) {
         process.emitWarning(
           `${kept.length} name(s) are now the same as an older one under the normalized comparison and were kept ` +

@@ -110,11 +110,44 @@ export async function openSqliteDatabase(file: string): Promise<Kysely<Tables>> 
   const db = new Kysely<Tables>({
     dialect: new ImmediateTransactionsDialect({ database: reusingStatements(database) }),
   });
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
-  const { error } = await migrator.migrateToLatest();
-  if (error) throw new Error(`directory migration failed: ${String(error)}`);
+  await migrateAlone(database, db);
   database.pragma('busy_timeout = 0');
   return db;
+}
+
+/** How long a process waits for another that is migrating the same file (at start-up, synchronously). */
+const MIGRATION_WAIT_MS = 60_000;
+
+/**
+ * Runs the pending migrations in one transaction that holds the file's write lock from its start. Kysely takes no
+ * lock on SQLite, so the API and a worker starting at once on a new file both ran the first migration, and one
+ * failed ("table users already exists"); now the second waits, then finds nothing left to do. All pending
+ * migrations commit together, or none does.
+ */
+async function migrateAlone(database: Database.Database, db: Kysely<Tables>): Promise<void> {
+  // Waited for without blocking the event loop, as any statement of the store (`waitingWhileBusy`).
+  database.pragma('busy_timeout = 0');
+  const deadline = Date.now() + MIGRATION_WAIT_MS;
+  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+    try {
+      database.exec('BEGIN IMMEDIATE');
+      break;
+    } catch (error) {
+      if (!isBusy(error) || Date.now() >= deadline) throw error;
+      await setTimeout(pause);
+    }
+  }
+  try {
+    const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+    const { error } = await migrator.migrateToLatest();
+    if (error) throw new Error(`directory migration failed: ${String(error)}`);
+    database.exec('COMMIT');
+  } catch (error) {
+    if (database.inTransaction) database.exec('ROLLBACK');
+    throw error;
+  } finally {
+    database.pragma(`busy_timeout = ${BUSY_WAIT_MS}`);
+  }
 }
 
 /** Statements kept, by SQL text: more than an app's worth of distinct queries is not expected. */
