@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SearchAttributeType } from '@temporalio/common';
 import { parse } from 'yaml';
+import { loadConfig } from '../src/config';
 import { customSearchAttributes } from '../src/shared/searchAttributes';
 
 /**
@@ -23,13 +24,16 @@ interface ComposeService {
   volumes?: Array<string | { type?: string; source?: string; target: string }>;
   depends_on?: string[] | Record<string, { condition?: string } | null>;
   healthcheck?: { test?: string | string[] };
+  deploy?: { replicas?: number };
 }
 interface ComposeFile {
   services?: Record<string, ComposeService>;
   volumes?: Record<string, unknown>;
 }
 
-const compose = parse(read('docker-compose.yml')) as ComposeFile;
+// `merge`: the file shares settings through YAML anchors and `<<` merge keys, which Compose resolves (YAML 1.1's
+// merge keys are not part of YAML 1.2's core schema, so the parser has to be told).
+const compose = parse(read('docker-compose.yml'), { merge: true }) as ComposeFile;
 const services = compose.services ?? {};
 
 function service(name: string): ComposeService {
@@ -88,6 +92,40 @@ function mounts(svc: ComposeService): Array<{ source?: string; target: string }>
 
 const asList = (value: string | string[] | undefined): string[] =>
   value === undefined ? [] : Array.isArray(value) ? value : [value];
+
+/** How many containers `docker compose up` starts for a service (`deploy.replicas`, 1 by default). */
+const replicas = (svc: ComposeService): number => svc.deploy?.replicas ?? 1;
+
+/** Values for the variables the file requires from the operator's environment (`${NAME:?message}`). */
+const operatorEnvironment: Record<string, string> = {
+  SCIMFLOW_API_TOKEN: 'a'.repeat(64),
+  SCIMFLOW_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+};
+
+/** Compose's interpolation of `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `${NAME:?error}`, `${NAME?error}`. */
+function interpolate(value: string, variables: Record<string, string>): string {
+  return value.replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])([^}]*))?\}/g,
+    (_match, name: string, colon: string, kind: string | undefined, argument: string) => {
+      const set = variables[name];
+      const missing = set === undefined || (colon === ':' && set === '');
+      if (!missing) return set;
+      if (kind === '?') throw new Error(`\${${name}} is required: ${argument}`);
+      return kind === '-' ? argument : '';
+    },
+  );
+}
+
+/** What src/config.ts makes of a service's environment, with the operator's variables filled in. */
+function configOf(svc: ComposeService) {
+  const env = Object.fromEntries(
+    Object.entries(environment(svc)).map(([key, value]) => [
+      key,
+      value === undefined ? undefined : interpolate(value, operatorEnvironment),
+    ]),
+  );
+  return loadConfig(env);
+}
 
 /** The SCREAMING_CASE keys of `environmentSchema` in src/config.ts (it is not exported, so read as text). */
 function configEnvironmentKeys(): Set<string> {
@@ -148,7 +186,22 @@ function sourceOf(distFile: string): string {
   return path.posix.join(compilerOptions.rootDir, relative.replace(/\.js$/, '.ts'));
 }
 
-const scimflowServices = ['scimflow-worker', 'scimflow-api'];
+const workerServices = ['scimflow-worker'];
+const apiServices = ['scimflow-api', 'scimflow-api-2'];
+const scimflowServices = [...workerServices, ...apiServices];
+
+/** The services whose command runs `script` (dist/worker.js, dist/api/main.js). */
+const servicesRunning = (script: string): string[] =>
+  Object.entries(services)
+    .filter(([, svc]) => asList(svc.command).includes(script))
+    .map(([name]) => name);
+
+/** The init scripts the postgresql service runs on its first start: [container path, repository path]. */
+function postgresInitScripts(): Array<{ target: string; source: string }> {
+  return mounts(service('postgresql'))
+    .filter((mount) => mount.target.startsWith('/docker-entrypoint-initdb.d/'))
+    .map((mount) => ({ target: mount.target, source: mount.source ?? '' }));
+}
 
 describe('docker-compose.yml', () => {
   it('defines PostgreSQL, Temporal, its admin tools and UI, and the scimflow worker and API', () => {
@@ -161,6 +214,17 @@ describe('docker-compose.yml', () => {
         ...scimflowServices,
       ]),
     );
+  });
+
+  it('runs two worker and two API containers, all of them on the listed services', () => {
+    expect(servicesRunning('dist/worker.js').sort()).toEqual([...workerServices].sort());
+    expect(servicesRunning('dist/api/main.js').sort()).toEqual([...apiServices].sort());
+    const containers = (names: string[]) => names.reduce((sum, name) => sum + replicas(service(name)), 0);
+    expect(containers(workerServices)).toBe(2);
+    expect(containers(apiServices)).toBe(2);
+    // A replicated API would ask for the same host port twice: each API container is a service of its own.
+    for (const name of apiServices)
+      expect({ name, replicas: replicas(service(name)) }).toEqual({ name, replicas: 1 });
   });
 
   it('builds exactly the scimflow services from this repository', () => {
@@ -198,11 +262,22 @@ describe('docker-compose.yml', () => {
   });
 
   it.each([
-    ['temporal', '7233'],
-    ['temporal-ui', '8080'],
-    ['scimflow-api', '3000'],
-  ])('publishes %s on host port %s', (name, port) => {
-    expect(ports(service(name))).toContainEqual({ published: port, target: port });
+    ['temporal', '7233', '7233'],
+    ['temporal-ui', '8080', '8080'],
+    ['scimflow-api', '3000', '3000'],
+    ['scimflow-api-2', '3001', '3000'],
+  ])('publishes %s on host port %s', (name, published, target) => {
+    expect(ports(service(name))).toContainEqual({ published, target });
+  });
+
+  it('publishes each API on its own host port, the port it listens on', () => {
+    const published = apiServices.map((name) => {
+      const mappings = ports(service(name));
+      expect({ name, count: mappings.length }).toEqual({ name, count: 1 });
+      expect(mappings[0].target).toBe(environment(service(name)).SCIMFLOW_API_PORT);
+      return mappings[0].published;
+    });
+    expect(new Set(published).size).toBe(apiServices.length);
   });
 
   it('points the Temporal UI at the temporal service', () => {
@@ -214,22 +289,95 @@ describe('docker-compose.yml', () => {
   it.each([
     ['scimflow-worker', ['node', '--max-semi-space-size=8', 'dist/worker.js']],
     ['scimflow-api', ['node', 'dist/api/main.js']],
+    ['scimflow-api-2', ['node', 'dist/api/main.js']],
   ])('runs %s as %j', (name, command) => {
     expect(service(name).command).toEqual(command);
   });
 
-  it('mounts one named volume at SCIMFLOW_DATA_DIR in both the worker and the API', () => {
-    const sources = scimflowServices.map((name) => {
-      const svc = service(name);
-      const dataDir = environment(svc).SCIMFLOW_DATA_DIR;
-      expect({ name, dataDir }).toEqual({ name, dataDir: expect.stringMatching(/^\//) });
-      const mount = mounts(svc).find((candidate) => candidate.target === dataDir);
-      expect({ name, mount }).toEqual({ name, mount: { source: expect.any(String), target: dataDir } });
-      return mount?.source;
+  it('creates the scimflow database on the postgresql service with a mounted init script from this repository', () => {
+    const scripts = postgresInitScripts();
+    expect(scripts).toHaveLength(1);
+    const [{ source, target }] = scripts;
+    // The image runs *.sql and *.sh files of /docker-entrypoint-initdb.d/ when it initializes an empty data volume.
+    expect(target).toMatch(/^\/docker-entrypoint-initdb\.d\/[^/]+\.(sql|sh)$/);
+    expect(source).toMatch(/^\.\//);
+    expect(fs.existsSync(path.join(root, source))).toBe(true);
+
+    const sql = read(source);
+    expect(sql).toMatch(/CREATE DATABASE scimflow\b/);
+    expect(sql).toMatch(/CREATE ROLE scimflow LOGIN PASSWORD ''scimflow''/);
+    expect(sql).toMatch(/OWNER scimflow\b/);
+    // Not one of Temporal's databases (auto-setup creates temporal and temporal_visibility).
+    const temporalEnv = environment(service('temporal'));
+    expect([
+      'temporal',
+      'temporal_visibility',
+      temporalEnv.DBNAME,
+      temporalEnv.VISIBILITY_DBNAME,
+    ]).not.toContain('scimflow');
+  });
+
+  it.each(scimflowServices)(
+    'keeps the directory of %s in the scimflow database on the postgresql service',
+    (name) => {
+      const config = configOf(service(name));
+      expect(config.database.url).toBeDefined();
+      const url = new URL(config.database.url as string);
+      expect(url.protocol).toMatch(/^postgres(ql)?:$/);
+      expect(url.hostname).toBe('postgresql');
+      expect(service(url.hostname).image).toMatch(/^postgres:\d/);
+      expect(url.port || '5432').toBe('5432');
+      expect(url.pathname).toBe('/scimflow');
+      // The role the init script creates, with its password.
+      const sql = read(postgresInitScripts()[0]?.source ?? 'deploy/postgres/(no init script)');
+      const role = new RegExp(`CREATE ROLE ${url.username} LOGIN PASSWORD ''${url.password}''`);
+      expect({ name, role: url.username, created: role.test(sql) }).toEqual({
+        name,
+        role: url.username,
+        created: true,
+      });
+    },
+  );
+
+  it.each(scimflowServices)('keeps nothing of %s on disk: no SQLite directory, no volume', (name) => {
+    const svc = service(name);
+    const env = environment(svc);
+    expect({ name, mounts: mounts(svc) }).toEqual({ name, mounts: [] });
+    expect({ name, dbFile: env.SCIMFLOW_DB_FILE, dataDir: env.SCIMFLOW_DATA_DIR }).toEqual({
+      name,
+      dbFile: undefined,
+      dataDir: undefined,
     });
-    expect(new Set(sources).size).toBe(1);
-    // A named volume (declared at the top level), not a bind mount of a host path.
-    expect(Object.keys(compose.volumes ?? {})).toContain(sources[0]);
+    // The key comes from the environment, not from a file in a data directory.
+    expect({ name, keyFile: env.SCIMFLOW_ENCRYPTION_KEY_FILE }).toEqual({ name, keyFile: undefined });
+  });
+
+  it('gives every scimflow process the same key, Temporal namespace and task queue, and every API the same token', () => {
+    const shared = (pick: (name: string) => unknown, names = scimflowServices) => new Set(names.map(pick));
+    const raw = (key: string) => (name: string) => environment(service(name))[key];
+    // The same source: one variable of the operator's environment, required.
+    expect([...shared(raw('SCIMFLOW_ENCRYPTION_KEY'))]).toEqual([
+      expect.stringMatching(/^\$\{SCIMFLOW_ENCRYPTION_KEY:\?[^}]*\}$/),
+    ]);
+    expect([...shared(raw('SCIMFLOW_API_TOKEN'), apiServices)]).toEqual([
+      expect.stringMatching(/^\$\{SCIMFLOW_API_TOKEN:\?[^}]*\}$/),
+    ]);
+    expect(shared((name) => configOf(service(name)).taskQueue).size).toBe(1);
+    expect(shared((name) => configOf(service(name)).temporal.namespace).size).toBe(1);
+    expect(shared((name) => configOf(service(name)).database.url).size).toBe(1);
+    expect(shared((name) => configOf(service(name)).temporal.uiUrl, apiServices).size).toBe(1);
+  });
+
+  it("keeps the scimflow processes' connections well within PostgreSQL's max_connections", () => {
+    // postgres:16's default is 100, shared with Temporal's own connection pools: scimflow takes at most half.
+    const maxConnections = Number(
+      /max_connections=(\d+)/.exec(asList(service('postgresql').command).join(' '))?.[1] ?? 100,
+    );
+    const total = scimflowServices.reduce(
+      (sum, name) => sum + replicas(service(name)) * configOf(service(name)).database.poolSize,
+      0,
+    );
+    expect(total).toBeLessThanOrEqual(maxConnections / 2);
   });
 
   it.each(scimflowServices)('connects %s to the temporal service and namespace', (name) => {
@@ -240,18 +388,36 @@ describe('docker-compose.yml', () => {
     expect(env.TEMPORAL_NAMESPACE).toBe('default');
   });
 
-  it.each(scimflowServices)('starts %s only after the search attributes are registered', (name) => {
-    expect(dependencies(service(name))).toMatchObject({
-      'temporal-admin-tools': 'service_completed_successfully',
-    });
-  });
+  it.each(scimflowServices)(
+    'starts %s only once PostgreSQL is healthy and the search attributes are registered',
+    (name) => {
+      // The admin tools' job ends only once Temporal answers and the namespace exists.
+      expect(dependencies(service(name))).toMatchObject({
+        postgresql: 'service_healthy',
+        'temporal-admin-tools': 'service_completed_successfully',
+      });
+    },
+  );
 
-  it('requires SCIMFLOW_API_TOKEN from the environment and serves the API on the published port', () => {
-    const env = environment(service('scimflow-api'));
-    expect(env.SCIMFLOW_API_TOKEN).toMatch(/^\$\{SCIMFLOW_API_TOKEN:\?[^}]*\}$/);
-    expect(env.SCIMFLOW_API_HOST).toBe('0.0.0.0');
-    expect(env.SCIMFLOW_API_PORT).toBe('3000');
-    expect(env.TEMPORAL_UI_URL).toBe('http://localhost:8080');
+  it.each(apiServices)(
+    '%s requires SCIMFLOW_API_TOKEN from the environment and listens on all interfaces',
+    (name) => {
+      const env = environment(service(name));
+      expect(env.SCIMFLOW_API_TOKEN).toMatch(/^\$\{SCIMFLOW_API_TOKEN:\?[^}]*\}$/);
+      expect(env.SCIMFLOW_API_HOST).toBe('0.0.0.0');
+      expect(env.SCIMFLOW_API_PORT).toBe('3000');
+      expect(env.TEMPORAL_UI_URL).toBe('http://localhost:8080');
+    },
+  );
+
+  it('accepts every scimflow service environment as valid configuration', () => {
+    for (const name of scimflowServices) {
+      expect(() => configOf(service(name))).not.toThrow();
+    }
+    // And the check can fail: a value src/config.ts refuses.
+    expect(() =>
+      configOf({ environment: { SCIMFLOW_DATABASE_URL: 'mysql://scimflow@postgresql/scimflow' } }),
+    ).toThrow(/SCIMFLOW_DATABASE_URL/);
   });
 
   it('registers every custom search attribute as a Keyword on the default namespace', () => {
