@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DirectoryStore, LinkKey } from '../directory/store';
 import { CreationInProgressError } from './errors';
+import { ScimError } from '../scim/errors';
 import { refusedForGood } from './remoteWrites';
 
 /** Which directory object, in which app: a `RemoteLink` answers to it as well. */
@@ -41,23 +42,23 @@ export const groupKey = (appId: string, groupId: string): LinkKey => ({
 });
 
 /**
- * How long a claim held by another attempt of the same work in another process must have been quiet before this
- * attempt takes it over: longer than a POST that attempt may still have had on the wire (the SCIM client's default
- * timeout is 15 s) and waiting for its turn. An attempt in another process is usually dead (its worker crashed),
- * but it may be alive and late: Temporal retries an attempt that timed out while it still runs.
+ * How long another attempt's claim on an object must have been quiet before an attempt of the same work (its retry,
+ * here or in another process) takes it over and looks the object up. An attempt whose POST timed out or lost its
+ * connection does not know whether the app took it, nor when: the request may still be queued at the app and land
+ * seconds later, after a look-up that found nothing, and a second POST would make a second account. So the retry
+ * looks only once the first request has had this long since its claim to land (more than the SCIM client's default
+ * 15 s timeout, and a margin for the app's own queue). A POST answered 429 was not taken: its claim is let go.
  */
 export const SIBLING_CLAIM_QUIET_MS = 30_000;
 
-/** This process, in the claims it takes: an attempt's claim names the work (`claimant`) and where it ran. */
-const PROCESS_ID = randomUUID();
-const holderOf = (claimant: string) => `${claimant}#${PROCESS_ID}`;
-const siblingsOf = (claimant: string) => ({ prefix: `${claimant}#`, quietMs: SIBLING_CLAIM_QUIET_MS });
+/** Each attempt's claim names the work (`claimant`) and the attempt, so no attempt takes another's over at once. */
+const holderOf = (claimant: string) => `${claimant}#${randomUUID()}`;
 
 /**
  * Creations of each object in this process, chained: one at a time per object. Two attempts of the same work can
  * run at once in one process (a local activity that timed out is retried while its POST is still on the wire):
- * the later one starts only when the earlier has ended, so it finds the object linked, or its claim free to take
- * over at once. Whoever waits for another's claim in this process is woken when the chain ends.
+ * the later one starts only when the earlier has ended, so it finds the object linked, or the earlier claim to
+ * take over once quiet. Whoever waits for another's claim in this process is woken when the chain ends.
  */
 const creationsHere = new Map<string, Promise<void>>();
 const keyText = ({ appId, resourceType, localId }: LinkKey) =>
@@ -93,7 +94,15 @@ const keyOf = ({ appId, resourceType, localId }: LinkKey): LinkKey => ({ appId, 
  * path that writes: the intents' activities, a group's bulk member provisioning, reconciliation and import.
  */
 export class Links {
-  constructor(private readonly store: DirectoryStore) {}
+  constructor(
+    private readonly store: DirectoryStore,
+    /** `SIBLING_CLAIM_QUIET_MS`; shorter only in tests. */
+    private readonly siblingQuietMs = SIBLING_CLAIM_QUIET_MS,
+  ) {}
+
+  private siblingsOf(claimant: string) {
+    return { prefix: `${claimant}#`, quietMs: this.siblingQuietMs };
+  }
 
   /** Linked to `remoteId`, and the app holds `lastPushed`: the base that later diffs start from. */
   async synced(
@@ -167,7 +176,7 @@ export class Links {
         keyOf(key),
         holder,
         CREATION_CLAIM_TTL_MS,
-        siblingsOf(claimant),
+        this.siblingsOf(claimant),
       );
       if (claim.outcome === 'busy') throw new CreationInProgressError(keyOf(key), claim);
       if (claim.outcome === 'claimed') {
@@ -183,13 +192,13 @@ export class Links {
    * reconciliation, in any process: each of them claims the object in the store before its POST.
    * - Linked meanwhile by the claim's last holder: that remote id is adopted, nothing is sent.
    * - Claimed by another, not expired: `CreationInProgressError`, retryable.
-   * - Claimed before (an earlier attempt of ours in this process, one in another process that has been quiet for
-   *   `SIBLING_CLAIM_QUIET_MS`, or a holder that expired): its POST may have landed and its answer been lost, so
-   *   the object is looked up first and a hit adopted. Attempts in this process take turns (`oneAtATimeHere`).
+   * - Claimed before (by an earlier attempt of the same work, once quiet for `SIBLING_CLAIM_QUIET_MS`, or by a
+   *   holder that expired): its POST may have landed and its answer been lost, so the object is looked up first
+   *   and a hit adopted. Attempts in this process take turns (`oneAtATimeHere`).
    * - Otherwise POSTed and linked. The claim is released after the link is saved, so a crash between the two
    *   leaves a claim that the next claimant resolves as linked. A POST refused for good (4xx) releases the
-   *   claim; a retryable failure keeps it, since the POST may have landed: the retry, by the same claimant,
-   *   takes the claim over (at once in this process, once quiet in another) and looks first.
+   *   claim, and so does a 429 (not taken); any other failure keeps it, since the POST may have landed or still
+   *   land: the retry, by the same claimant, takes the claim over once it is quiet and looks first.
    * `claimant` is stable across the retries of one piece of work (an activity's attempts).
    */
   async createOnce<T>(key: LinkKey, claimant: string, steps: CreationSteps<T>): Promise<T> {
@@ -199,7 +208,7 @@ export class Links {
         keyOf(key),
         holder,
         CREATION_CLAIM_TTL_MS,
-        siblingsOf(claimant),
+        this.siblingsOf(claimant),
       );
       if (claim.outcome === 'linked') return steps.linked(claim.remoteId);
       if (claim.outcome === 'busy') throw new CreationInProgressError(keyOf(key), claim);
@@ -209,7 +218,8 @@ export class Links {
         await this.store.releaseCreationClaim(keyOf(key), holder);
         return result;
       } catch (error) {
-        if (refusedForGood(error)) await this.store.releaseCreationClaim(keyOf(key), holder);
+        if (refusedForGood(error) || notTaken(error))
+          await this.store.releaseCreationClaim(keyOf(key), holder);
         throw error;
       }
     });
@@ -228,3 +238,6 @@ export class Links {
     return null;
   }
 }
+
+/** A write answered 429: the app refused it before doing anything. */
+const notTaken = (error: unknown) => error instanceof ScimError && error.kind === 'rate-limited';

@@ -162,8 +162,22 @@ describe('creation claims: one creator per directory object and app, in the stor
       expect(calls).toEqual([]);
     });
 
-    test('given an earlier attempt whose POST timed out, when the retry creates Alice, then it finds her and sends no second POST', async () => {
+    test('given an earlier attempt whose POST timed out just now, when the retry creates Alice, then it sends nothing yet: the POST may still land, so the creation is in progress (retryable)', async () => {
       const links = new Links(store);
+      const timeout = new ScimError('transient', 'POST /Users failed: ECONNABORTED');
+      await expect(links.createOnce(alice, 'provisionUser/1', steps([], { fail: timeout }))).rejects.toBe(
+        timeout,
+      );
+      const calls: string[] = [];
+
+      await expect(links.createOnce(alice, 'provisionUser/1', steps(calls))).rejects.toBeInstanceOf(
+        CreationInProgressError,
+      );
+      expect(calls).toEqual([]);
+    });
+
+    test('given an earlier attempt whose POST timed out long enough ago, when the retry creates Alice, then it finds her and sends no second POST', async () => {
+      const links = new Links(store, 0);
       const timeout = new ScimError('transient', 'POST /Users failed: ECONNABORTED');
       await expect(links.createOnce(alice, 'provisionUser/1', steps([], { fail: timeout }))).rejects.toBe(
         timeout,
@@ -198,6 +212,18 @@ describe('creation claims: one creator per directory object and app, in the stor
 
       expect(await Promise.all([late, retry])).toEqual(['remote-alice', 'remote-alice']);
       expect(calls).toEqual(['POST', 'linked']);
+    });
+
+    test('given the target answers 429 (it took nothing), then the claim is let go: the retry creates her at once, without looking first', async () => {
+      const links = new Links(store);
+      const limited = new ScimError('rate-limited', 'POST /Users answered 429', { status: 429 });
+      await expect(links.createOnce(alice, 'provisionUser/1', steps([], { fail: limited }))).rejects.toBe(
+        limited,
+      );
+      const calls: string[] = [];
+
+      expect(await links.createOnce(alice, 'provisionUser/1', steps(calls))).toBe('remote-alice');
+      expect(calls).toEqual(['POST']);
     });
 
     test('given the target refuses Alice for good (400), then the claim is let go: the next creator need not look first', async () => {
