@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { DirectoryStore } from '../directory/store';
-import { GroupProvisioning } from '../provisioning/groups';
+import { GroupProvisioning, type MembershipChange } from '../provisioning/groups';
 import type { Targets } from '../provisioning/targets';
 import { UserProvisioning } from '../provisioning/users';
 import type { IntentDispatcher } from '../shared/intents';
@@ -76,7 +76,19 @@ export function createActivities({ store, targets, dispatcher, temporal }: Activ
         onProgress: (done) => Context.current().heartbeat(done),
       }),
     ),
-    syncGroupMembers: adapt((appId: string, groupId: string) => groups.syncMembers(appId, groupId)),
+    syncGroupMembers: adapt(async (appId: string, groupId: string): Promise<MembershipChange> => {
+      const { unprovisioned, ...change } = await groups.syncMembers(appId, groupId);
+      if (unprovisioned.length && dispatcher) {
+        await dispatcher.dispatch(
+          unprovisioned.map((userId) => ({
+            intent: 'provisionUser' as const,
+            input: { appId, userId },
+            summary: `provisionUser ${userId} (a member of group ${groupId} not yet provisioned)`,
+          })),
+        );
+      }
+      return change;
+    }),
     renameRemoteGroup: adapt((appId: string, groupId: string) => groups.rename(appId, groupId)),
     deleteRemoteGroup: adapt((appId: string, groupId: string) => groups.delete(appId, groupId)),
     forgetRemoteGroup: adapt((appId: string, groupId: string) => groups.forgetLink(appId, groupId)),

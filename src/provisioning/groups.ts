@@ -249,8 +249,11 @@ export class GroupProvisioning {
    * Brings the remote group's members in line with the directory, writing only the difference from what
    * scimflow last wrote, in PATCHes of at most the app's batch size. Members without a remote id yet are left
    * for their own provisioning, which joins them to their groups: a member is never sent before it exists.
+   * Those are answered (`unprovisioned`: active, never linked, and the app creates users), since a member that
+   * another group's bulk provisioning is creating is joined by it to that group only: the caller issues each a
+   * provisionUser intent, which waits for a creation under way and joins the user to all its groups.
    */
-  async syncMembers(appId: string, groupId: string): Promise<MembershipChange> {
+  async syncMembers(appId: string, groupId: string): Promise<MembershipChange & { unprovisioned: string[] }> {
     const app = await this.targets.app(appId);
     const group = await this.store.getGroup(groupId);
     const groupLink = await this.store.getLink(appId, 'Group', groupId);
@@ -260,6 +263,32 @@ export class GroupProvisioning {
     const desired = new Map(
       memberLinks.filter((l) => l.remoteId).map((l) => [l.localId, l.remoteId as string]),
     );
+    const unprovisioned = await this.unprovisionedMembers(app, memberIds, memberLinks);
+    const change = await this.writeMembers(app, groupId, group, groupLink, groupLink.remoteId, desired);
+    return { ...change, unprovisioned };
+  }
+
+  private async unprovisionedMembers(
+    app: DirectoryApp,
+    memberIds: string[],
+    memberLinks: RemoteLink[],
+  ): Promise<string[]> {
+    if (!app.provisioning.createUsers) return [];
+    const linked = new Set(memberLinks.map((link) => link.localId));
+    const candidates = memberIds.filter((userId) => !linked.has(userId));
+    if (candidates.length === 0) return [];
+    return (await this.store.getUsers(candidates)).filter((user) => user.active).map((user) => user.id);
+  }
+
+  private async writeMembers(
+    app: DirectoryApp,
+    groupId: string,
+    group: DirectoryGroup | null,
+    groupLink: RemoteLink,
+    remoteGroupId: string,
+    desired: Map<string, string>,
+  ): Promise<MembershipChange> {
+    const appId = app.id;
     // Writes a dying process may have left on the wire make those members unsure, whatever the record says:
     // removed if unwanted, sent again if wanted.
     const inFlight = await this.store.memberWritesInFlightToGroup(appId, groupId);
@@ -277,7 +306,7 @@ export class GroupProvisioning {
     const displayName = group?.displayName ?? String(groupLink.lastPushed?.displayName ?? '');
     const writes = await memberWrites(
       this.targets.connect(app),
-      groupLink.remoteId,
+      remoteGroupId,
       { id: groupId, displayName },
       {
         add: toAdd.map((userId) => desired.get(userId) as string),

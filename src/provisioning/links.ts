@@ -27,6 +27,21 @@ export interface CreationSteps<T> {
   findBeforeCreating?(): Promise<T | null>;
   /** POSTs the object and links it. */
   create(): Promise<T>;
+  /**
+   * Asked once the claim is taken, before any call: whether the object is still to be provisioned. Work planned from
+   * an older read (a group's member list) asks, since a member may have left meanwhile: its deprovisioning, which
+   * ran before the claim, found nothing to undo, and after the claim it would wait for this creation. When not,
+   * the claim is let go and `NoLongerWantedError` thrown.
+   */
+  stillWanted?(): Promise<boolean>;
+}
+
+/** The object left the app's scope between the plan that would create it and its creation claim. */
+export class NoLongerWantedError extends Error {
+  constructor(key: LinkKey) {
+    super(`${key.resourceType} ${key.localId} is no longer in the scope of app ${key.appId}`);
+    this.name = 'NoLongerWantedError';
+  }
 }
 
 export const userKey = (appId: string, userId: string): LinkKey => ({
@@ -212,6 +227,10 @@ export class Links {
       );
       if (claim.outcome === 'linked') return steps.linked(claim.remoteId);
       if (claim.outcome === 'busy') throw new CreationInProgressError(keyOf(key), claim);
+      if (steps.stillWanted && !(await steps.stillWanted())) {
+        await this.store.releaseCreationClaim(keyOf(key), holder);
+        throw new NoLongerWantedError(keyOf(key));
+      }
       try {
         const found = claim.lookFirst ? await steps.find() : ((await steps.findBeforeCreating?.()) ?? null);
         const result = found ?? (await steps.create());

@@ -4,7 +4,7 @@ import { isUserInAppScope } from '../directory/scope';
 import type { DirectoryStore } from '../directory/store';
 import { type AttributeSelection, replacementUser, userPatchOperations } from '../scim/diff';
 import type { ScimUser, ScimUserPayload } from '../scim/schemas';
-import { Links, userKey } from './links';
+import { Links, NoLongerWantedError, userKey } from './links';
 import { desiredScimUser, directoryMatchKey, userMatch } from './mapping';
 import type { RemoteListing } from './remoteIndex';
 import { createOrAdopt, deleteLinked, unlessGone, updateRemoteUser } from './remoteWrites';
@@ -132,6 +132,7 @@ export class UserProvisioning {
             linked: (remoteId) => ({ remoteId, adopted: true }),
             find: () => this.findAndLink(app.id, userId),
             findBeforeCreating: lookUp,
+            stillWanted: async () => isUserInAppScope(this.store, app.id, await this.store.getUser(userId)),
             create: async () => {
               const desired = (await this.desiredStates(app, [userId])).get(userId) as ScimUserPayload;
               const created = await target.client.createUser(desired);
@@ -144,6 +145,7 @@ export class UserProvisioning {
       return { outcome: linked.adopted ? 'adopted' : 'created' };
     } catch (error) {
       if (error instanceof CreationInProgressError) return { outcome: 'busy', claim: error };
+      if (error instanceof NoLongerWantedError) return { outcome: 'skipped' };
       throw error;
     }
   }

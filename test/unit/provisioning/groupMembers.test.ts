@@ -86,7 +86,9 @@ describe('bulk member provisioning of overlapping groups', () => {
           (await store.createUser(userAttributesSchema.parse({ userName }))),
       );
     }
-    return store.createGroup({ displayName, memberIds: members.map((member) => member.id) });
+    const created = await store.createGroup({ displayName, memberIds: members.map((member) => member.id) });
+    await store.assignGroup(appId, created.id);
+    return created;
   }
 
   test('given three groups sharing 40 users, when their members are provisioned at once, then each user is POSTed once, nobody is looked up with a filtered GET, and no call fails on another call’s claim', async () => {
@@ -153,5 +155,46 @@ describe('bulk member provisioning of overlapping groups', () => {
     expect((await store.getLink(appId, 'User', carol))?.remoteId).toBe('r-carol');
     expect((await store.getLink(appId, 'User', erin))?.remoteId).not.toBe('r-dave');
     expect(target.requests).toEqual(['GET /Users', 'POST /Users erin']);
+  });
+  test('given Bob leaves the group while its provisioning waits for another creator of his, when that creator lets go without creating him, then the provisioning does not create him (he is no longer in the app)', async () => {
+    const eng = await group('Eng', ['alice', 'bob']);
+    const [alice, bob] = eng.memberIds as [string, string];
+    await store.claimCreation(userKey(appId, bob), 'provisionUser:bob/1', 60_000);
+
+    const provisioning = groups.provisionMembers(appId, eng.id, 'createGroup:eng/1');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await store.updateGroup(eng.id, { memberIds: [alice] });
+    await store.releaseCreationClaim(userKey(appId, bob), 'provisionUser:bob/1');
+
+    expect(await provisioning).toMatchObject({ created: 1, skipped: 1 });
+    expect(target.requests.filter((request) => request.startsWith('POST'))).toEqual(['POST /Users alice']);
+    expect(await store.hasCreationClaim(userKey(appId, bob))).toBe(false);
+  });
+
+  test('given members not provisioned yet (one active, one inactive) and one linked, when the group’s membership is synced, then the active one is answered for its own provisioning, which joins it to all its groups', async () => {
+    const eng = await group('Eng', ['alice', 'bob', 'carol']);
+    const [alice, bob, carol] = eng.memberIds as [string, string, string];
+    await store.updateUser(bob, { active: false });
+    await store.saveLink({
+      appId,
+      resourceType: 'Group',
+      localId: eng.id,
+      remoteId: 'r-eng',
+      lastPushed: null,
+      status: 'synced',
+    });
+    await store.saveLink({
+      appId,
+      resourceType: 'User',
+      localId: carol,
+      remoteId: 'r-carol',
+      lastPushed: null,
+      status: 'synced',
+    });
+    await store.addRemoteMembers(appId, eng.id, [carol]);
+
+    const change = await groups.syncMembers(appId, eng.id);
+
+    expect(change).toEqual({ added: 0, removed: 0, requests: 0, unprovisioned: [alice] });
   });
 });
