@@ -4,6 +4,7 @@
  * or `npm run worker`. Against the test Temporal server, with the workflow bundle that globalSetup built.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import axios from 'axios';
 import { freePort } from '../../src/temporal/devServer';
@@ -38,6 +39,10 @@ export interface ScimflowProcessOptions {
   token: string;
   /** Extra environment, e.g. SCIMFLOW_LOG_LEVEL. */
   env?: Record<string, string>;
+  /** How reports name it when a test runs several of one role ("api 2", "worker 3"); its role by default. */
+  name?: string;
+  /** A file that receives all its output (appended, every start), beyond the last lines `output` keeps. */
+  logFile?: string;
 }
 
 export class ScimflowProcess {
@@ -76,6 +81,15 @@ export class ScimflowProcess {
 
   get running(): boolean {
     return this.child !== undefined;
+  }
+
+  get role(): ScimflowRole {
+    return this.options.role;
+  }
+
+  /** The `name` it was launched with, else its role. */
+  get name(): string {
+    return this.options.name ?? this.options.role;
   }
 
   /** Exits nobody asked for (a crash at start-up, say), with the output that preceded them. */
@@ -136,6 +150,14 @@ export class ScimflowProcess {
     };
     child.stdout?.on('data', remember);
     child.stderr?.on('data', remember);
+    if (this.options.logFile) {
+      const log = createWriteStream(this.options.logFile, { flags: 'a' });
+      log.write(`--- start #${this.starts} ---\n`);
+      child.stdout?.pipe(log, { end: false });
+      child.stderr?.pipe(log, { end: false });
+      // Once both pipes have drained.
+      child.once('close', () => log.end());
+    }
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         if (this.child === child) {
