@@ -132,6 +132,10 @@ describe('multi-process', () => {
             baseUrl: (scim as ScimTestServer).url,
             auth: { type: 'bearer', token: (scim as ScimTestServer).token },
             reconcile: NO_RECONCILIATION,
+            // The targets share the test's process with the drivers, on a loaded machine: a request that timed out
+            // may still land later, after newer writes (the fault tests cover that case; this one is about delivery
+            // across processes), so the client waits as long as the targets may take.
+            timeoutMs: 60_000,
           }),
         ),
       );

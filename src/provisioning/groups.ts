@@ -108,7 +108,7 @@ export class GroupProvisioning {
     const key = groupKey(appId, groupId);
     const { linked } = await createOrAdopt(
       () =>
-        this.links.createOnce(key, claimant, {
+        this.links.createOnce(key, claimant, app.timeoutMs, {
           linked: (remoteId) => ({ remoteId }),
           find: () => this.findAndLink(appId, groupId, { fresh: true }),
           create: async () => {

@@ -66,6 +66,13 @@ export const groupKey = (appId: string, groupId: string): LinkKey => ({
  */
 export const SIBLING_CLAIM_QUIET_MS = 30_000;
 
+/** For an app whose requests may take longer than the default: its timeout and this margin. */
+const CLAIM_QUIET_MARGIN_MS = 15_000;
+
+/** How long a claim must be quiet before a sibling attempt takes it over, for an app with this request timeout. */
+export const claimQuietMs = (requestTimeoutMs: number) =>
+  Math.max(SIBLING_CLAIM_QUIET_MS, requestTimeoutMs + CLAIM_QUIET_MARGIN_MS);
+
 /** Each attempt's claim names the work (`claimant`) and the attempt, so no attempt takes another's over at once. */
 const holderOf = (claimant: string) => `${claimant}#${randomUUID()}`;
 
@@ -111,12 +118,13 @@ const keyOf = ({ appId, resourceType, localId }: LinkKey): LinkKey => ({ appId, 
 export class Links {
   constructor(
     private readonly store: DirectoryStore,
-    /** `SIBLING_CLAIM_QUIET_MS`; shorter only in tests. */
-    private readonly siblingQuietMs = SIBLING_CLAIM_QUIET_MS,
+    /** Replaces `claimQuietMs` (tests only). */
+    private readonly quietOverrideMs?: number,
   ) {}
 
-  private siblingsOf(claimant: string) {
-    return { prefix: `${claimant}#`, quietMs: this.siblingQuietMs };
+  /** Another attempt of `claimant`'s work, in an app whose requests may take `requestTimeoutMs`. */
+  private siblingsOf(claimant: string, requestTimeoutMs: number) {
+    return { prefix: `${claimant}#`, quietMs: this.quietOverrideMs ?? claimQuietMs(requestTimeoutMs) };
   }
 
   /** Linked to `remoteId`, and the app holds `lastPushed`: the base that later diffs start from. */
@@ -182,6 +190,7 @@ export class Links {
   async resolveInterruptedCreation(
     key: LinkKey,
     claimant: string,
+    requestTimeoutMs: number,
     find: () => Promise<unknown>,
   ): Promise<boolean> {
     if (!(await this.store.hasCreationClaim(keyOf(key)))) return false;
@@ -191,7 +200,7 @@ export class Links {
         keyOf(key),
         holder,
         CREATION_CLAIM_TTL_MS,
-        this.siblingsOf(claimant),
+        this.siblingsOf(claimant, requestTimeoutMs),
       );
       if (claim.outcome === 'busy') throw new CreationInProgressError(keyOf(key), claim);
       if (claim.outcome === 'claimed') {
@@ -207,23 +216,29 @@ export class Links {
    * reconciliation, in any process: each of them claims the object in the store before its POST.
    * - Linked meanwhile by the claim's last holder: that remote id is adopted, nothing is sent.
    * - Claimed by another, not expired: `CreationInProgressError`, retryable.
-   * - Claimed before (by an earlier attempt of the same work, once quiet for `SIBLING_CLAIM_QUIET_MS`, or by a
+   * - Claimed before (by an earlier attempt of the same work, once quiet for `claimQuietMs`, or by a
    *   holder that expired): its POST may have landed and its answer been lost, so the object is looked up first
    *   and a hit adopted. Attempts in this process take turns (`oneAtATimeHere`).
    * - Otherwise POSTed and linked. The claim is released after the link is saved, so a crash between the two
    *   leaves a claim that the next claimant resolves as linked. A POST refused for good (4xx) releases the
    *   claim, and so does a 429 (not taken); any other failure keeps it, since the POST may have landed or still
    *   land: the retry, by the same claimant, takes the claim over once it is quiet and looks first.
-   * `claimant` is stable across the retries of one piece of work (an activity's attempts).
+   * `claimant` is stable across the retries of one piece of work (an activity's attempts); `requestTimeoutMs` is
+   * the app's (a POST may land that long after it was sent).
    */
-  async createOnce<T>(key: LinkKey, claimant: string, steps: CreationSteps<T>): Promise<T> {
+  async createOnce<T>(
+    key: LinkKey,
+    claimant: string,
+    requestTimeoutMs: number,
+    steps: CreationSteps<T>,
+  ): Promise<T> {
     return oneAtATimeHere(key, async () => {
       const holder = holderOf(claimant);
       const claim = await this.store.claimCreation(
         keyOf(key),
         holder,
         CREATION_CLAIM_TTL_MS,
-        this.siblingsOf(claimant),
+        this.siblingsOf(claimant, requestTimeoutMs),
       );
       if (claim.outcome === 'linked') return steps.linked(claim.remoteId);
       if (claim.outcome === 'busy') throw new CreationInProgressError(keyOf(key), claim);

@@ -51,8 +51,11 @@ export class UserProvisioning {
     const user = await this.store.getUser(userId);
     let link = await this.store.getLink(appId, 'User', userId);
     if (user && !link?.remoteId) {
-      const resolved = await this.links.resolveInterruptedCreation(userKey(appId, userId), claimant, () =>
-        this.findAndLink(appId, userId),
+      const resolved = await this.links.resolveInterruptedCreation(
+        userKey(appId, userId),
+        claimant,
+        app.timeoutMs,
+        () => this.findAndLink(appId, userId),
       );
       if (resolved) link = await this.store.getLink(appId, 'User', userId);
     }
@@ -128,7 +131,7 @@ export class UserProvisioning {
     try {
       const { linked } = await createOrAdopt(
         () =>
-          this.links.createOnce(key, claimant, {
+          this.links.createOnce(key, claimant, app.timeoutMs, {
             linked: (remoteId) => ({ remoteId, adopted: true }),
             find: () => this.findAndLink(app.id, userId),
             findBeforeCreating: lookUp,
@@ -168,7 +171,7 @@ export class UserProvisioning {
     claimant: string,
   ): Promise<RemoteUserRef> {
     const key = userKey(target.app.id, userId);
-    return this.links.createOnce(key, claimant, {
+    return this.links.createOnce(key, claimant, target.app.timeoutMs, {
       linked: (remoteId) => ({ remoteId, adopted: true }),
       find: () => this.findAndLink(key.appId, userId),
       create: async () => {

@@ -6,6 +6,8 @@ import { Links, userKey } from '../../../src/provisioning/links';
 import { ScimError } from '../../../src/scim/errors';
 
 const MINUTE = 60_000;
+/** The SCIM client's default request timeout, as an app has it. */
+const DEFAULT_TIMEOUT_MS = 15_000;
 
 describe('creation claims: one creator per directory object and app, in the store', () => {
   let store: DirectoryStore;
@@ -143,7 +145,9 @@ describe('creation claims: one creator per directory object and app, in the stor
     test('given nobody holds Alice, when she is created, then she is POSTed and linked, and the claim is let go', async () => {
       const calls: string[] = [];
 
-      expect(await new Links(store).createOnce(alice, 'provisionUser/1', steps(calls))).toBe('remote-alice');
+      expect(
+        await new Links(store).createOnce(alice, 'provisionUser/1', DEFAULT_TIMEOUT_MS, steps(calls)),
+      ).toBe('remote-alice');
       expect(calls).toEqual(['POST']);
       expect(await store.claimCreation(alice, 'createGroup/3', MINUTE)).toEqual({
         outcome: 'linked',
@@ -155,7 +159,12 @@ describe('creation claims: one creator per directory object and app, in the stor
       await store.claimCreation(alice, 'createGroup/3', MINUTE);
       const calls: string[] = [];
 
-      const creating = new Links(store).createOnce(alice, 'provisionUser/1', steps(calls));
+      const creating = new Links(store).createOnce(
+        alice,
+        'provisionUser/1',
+        DEFAULT_TIMEOUT_MS,
+        steps(calls),
+      );
 
       await expect(creating).rejects.toBeInstanceOf(CreationInProgressError);
       await expect(creating).rejects.toThrow(/User alice is being created in app .* by createGroup\/3/);
@@ -165,27 +174,32 @@ describe('creation claims: one creator per directory object and app, in the stor
     test('given an earlier attempt whose POST timed out just now, when the retry creates Alice, then it sends nothing yet: the POST may still land, so the creation is in progress (retryable)', async () => {
       const links = new Links(store);
       const timeout = new ScimError('transient', 'POST /Users failed: ECONNABORTED');
-      await expect(links.createOnce(alice, 'provisionUser/1', steps([], { fail: timeout }))).rejects.toBe(
-        timeout,
-      );
+      await expect(
+        links.createOnce(alice, 'provisionUser/1', DEFAULT_TIMEOUT_MS, steps([], { fail: timeout })),
+      ).rejects.toBe(timeout);
       const calls: string[] = [];
 
-      await expect(links.createOnce(alice, 'provisionUser/1', steps(calls))).rejects.toBeInstanceOf(
-        CreationInProgressError,
-      );
+      await expect(
+        links.createOnce(alice, 'provisionUser/1', DEFAULT_TIMEOUT_MS, steps(calls)),
+      ).rejects.toBeInstanceOf(CreationInProgressError);
       expect(calls).toEqual([]);
     });
 
     test('given an earlier attempt whose POST timed out long enough ago, when the retry creates Alice, then it finds her and sends no second POST', async () => {
       const links = new Links(store, 0);
       const timeout = new ScimError('transient', 'POST /Users failed: ECONNABORTED');
-      await expect(links.createOnce(alice, 'provisionUser/1', steps([], { fail: timeout }))).rejects.toBe(
-        timeout,
-      );
+      await expect(
+        links.createOnce(alice, 'provisionUser/1', DEFAULT_TIMEOUT_MS, steps([], { fail: timeout })),
+      ).rejects.toBe(timeout);
       const calls: string[] = [];
 
       expect(
-        await links.createOnce(alice, 'provisionUser/1', steps(calls, { found: 'remote-alice-1' })),
+        await links.createOnce(
+          alice,
+          'provisionUser/1',
+          DEFAULT_TIMEOUT_MS,
+          steps(calls, { found: 'remote-alice-1' }),
+        ),
       ).toBe('remote-alice-1');
       expect(calls).toEqual(['find']);
     });
@@ -195,7 +209,7 @@ describe('creation claims: one creator per directory object and app, in the stor
       const calls: string[] = [];
       let answer!: () => void;
       const slowTarget = new Promise<void>((resolve) => (answer = resolve));
-      const late = links.createOnce(alice, 'provisionUser/1', {
+      const late = links.createOnce(alice, 'provisionUser/1', DEFAULT_TIMEOUT_MS, {
         ...steps(calls),
         create: async () => {
           calls.push('POST');
@@ -206,7 +220,7 @@ describe('creation claims: one creator per directory object and app, in the stor
       });
       await new Promise((resolve) => setTimeout(resolve, 20));
 
-      const retry = links.createOnce(alice, 'provisionUser/1', steps(calls));
+      const retry = links.createOnce(alice, 'provisionUser/1', DEFAULT_TIMEOUT_MS, steps(calls));
       await new Promise((resolve) => setTimeout(resolve, 20));
       answer();
 
@@ -217,19 +231,26 @@ describe('creation claims: one creator per directory object and app, in the stor
     test('given the target answers 429 (it took nothing), then the claim is let go: the retry creates her at once, without looking first', async () => {
       const links = new Links(store);
       const limited = new ScimError('rate-limited', 'POST /Users answered 429', { status: 429 });
-      await expect(links.createOnce(alice, 'provisionUser/1', steps([], { fail: limited }))).rejects.toBe(
-        limited,
-      );
+      await expect(
+        links.createOnce(alice, 'provisionUser/1', DEFAULT_TIMEOUT_MS, steps([], { fail: limited })),
+      ).rejects.toBe(limited);
       const calls: string[] = [];
 
-      expect(await links.createOnce(alice, 'provisionUser/1', steps(calls))).toBe('remote-alice');
+      expect(await links.createOnce(alice, 'provisionUser/1', DEFAULT_TIMEOUT_MS, steps(calls))).toBe(
+        'remote-alice',
+      );
       expect(calls).toEqual(['POST']);
     });
 
     test('given the target refuses Alice for good (400), then the claim is let go: the next creator need not look first', async () => {
       const refused = new ScimError('rejected', 'POST /Users answered 400', { status: 400 });
       await expect(
-        new Links(store).createOnce(alice, 'provisionUser/1', steps([], { fail: refused })),
+        new Links(store).createOnce(
+          alice,
+          'provisionUser/1',
+          DEFAULT_TIMEOUT_MS,
+          steps([], { fail: refused }),
+        ),
       ).rejects.toBe(refused);
 
       expect(await store.claimCreation(alice, 'createGroup/3', MINUTE)).toEqual({
