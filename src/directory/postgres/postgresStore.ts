@@ -78,13 +78,16 @@ export async function openPostgresDatabase(
   try {
     const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
     const { error } = await migrator.migrateToLatest();
-    if (error)
-      throw new Error(
-        `directory migration failed: ${error instanceof Error ? error.message : String(error)}`,
-      );
+    if (error) throw error;
   } catch (error) {
     await db.destroy();
-    throw error;
+    const reason = error instanceof Error ? error.message : String(error);
+    // Where, without the password the URL holds.
+    const { hostname, port, pathname } = new URL(url);
+    throw new Error(
+      `cannot open the directory on PostgreSQL ${hostname}:${port || 5432}${pathname}: ${reason}`,
+      { cause: error },
+    );
   }
   return db;
 }
