@@ -1,5 +1,6 @@
 /**
- * Two projects: `npm test` runs both, `npm run test:unit` / `npm run test:integration` one each
+ * Four projects: `unit`, `integration`, `postgres` (suites again on PostgreSQL) and `scale` (the multi-process test).
+ * `npm test` runs the first three together, then `scale` alone; `npm run test:<project>` runs one
  * (`jest --selectProjects <name>`). A project's globalSetup runs only when one of its tests is selected.
  * Those scripts end in `--config jest.config.js` so that what follows them (`npm run test:unit -- test/unit/scim`)
  * is read as a test path, not as one more project name.
@@ -52,7 +53,11 @@ module.exports = {
       // The whole stack: one Temporal dev server for the run, real SCIM servers, the API over HTTP.
       displayName: 'integration',
       roots: ['<rootDir>/test'],
-      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/unit/'],
+      testPathIgnorePatterns: [
+        '/node_modules/',
+        '<rootDir>/test/unit/',
+        '<rootDir>/test/multiProcess.test.ts',
+      ],
       globalSetup: '<rootDir>/test/support/globalSetup.ts',
       globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
     },
@@ -65,6 +70,16 @@ module.exports = {
       roots: ['<rootDir>/test'],
       testMatch: postgresSuites.map((suite) => `<rootDir>/test/${suite}.test.ts`),
       setupFiles: ['<rootDir>/test/support/onPostgres.ts'],
+      globalSetup: '<rootDir>/test/support/globalSetup.ts',
+      globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
+    },
+    {
+      ...shared,
+      // Scale-out: five scimflow processes on one PostgreSQL, which take the machine's two cores. Run on its own
+      // (`npm test` runs it after the other projects): beside other suites, both would be starved into timeouts.
+      displayName: 'scale',
+      roots: ['<rootDir>/test'],
+      testMatch: ['<rootDir>/test/multiProcess.test.ts'],
       globalSetup: '<rootDir>/test/support/globalSetup.ts',
       globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
     },
