@@ -16,9 +16,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import axios, { type AxiosInstance } from 'axios';
-import { Client as PgClient } from 'pg';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import { createDatabase } from '../test/support/postgres';
 import { Keyring } from '../src/security/keyring';
 import { type DevServer, findTemporalCli, freePort, startDevServer } from '../src/temporal/devServer';
 import { failureConverterPath, temporalDataConverter } from '../src/temporal/payloadCodec';
@@ -301,7 +301,7 @@ export class Engine {
     };
     // BENCH_DATABASE_URL (a PostgreSQL server where the bench may create a database): the directory there.
     if (process.env.BENCH_DATABASE_URL) {
-      env.SCIMFLOW_DATABASE_URL = await freshBenchDatabase(process.env.BENCH_DATABASE_URL);
+      env.SCIMFLOW_DATABASE_URL = await createDatabase(process.env.BENCH_DATABASE_URL, 'scimflow_bench');
     }
     await fs.mkdir(env.SCIMFLOW_DATA_DIR, { recursive: true });
     this.apiUrl = `http://127.0.0.1:${apiPort}`;
@@ -397,19 +397,4 @@ export class Engine {
       await step('temp dir', () => fs.rm(this.tmpDir as string, { recursive: true, force: true }));
     for (const child of alive) child.killNow();
   }
-}
-
-/** An empty database for one bench run on the server of `adminUrl`; answers its URL. */
-async function freshBenchDatabase(adminUrl: string): Promise<string> {
-  const name = `scimflow_bench_${randomUUID().replaceAll('-', '')}`;
-  const client = new PgClient({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await client.end();
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
 }

@@ -122,9 +122,18 @@ export class Links {
     private readonly quietOverrideMs?: number,
   ) {}
 
-  /** Another attempt of `claimant`'s work, in an app whose requests may take `requestTimeoutMs`. */
-  private siblingsOf(claimant: string, requestTimeoutMs: number) {
-    return { prefix: `${claimant}#`, quietMs: this.quietOverrideMs ?? claimQuietMs(requestTimeoutMs) };
+  /**
+   * Claims the object for a new attempt of `claimant`'s work (its holder name), taking over an earlier attempt's
+   * claim once quiet for an app whose requests may take `requestTimeoutMs`.
+   */
+  private async claim(key: LinkKey, claimant: string, requestTimeoutMs: number) {
+    const holder = holderOf(claimant);
+    const siblings = {
+      prefix: `${claimant}#`,
+      quietMs: this.quietOverrideMs ?? claimQuietMs(requestTimeoutMs),
+    };
+    const claim = await this.store.claimCreation(keyOf(key), holder, CREATION_CLAIM_TTL_MS, siblings);
+    return { holder, claim };
   }
 
   /** Linked to `remoteId`, and the app holds `lastPushed`: the base that later diffs start from. */
@@ -195,13 +204,7 @@ export class Links {
   ): Promise<boolean> {
     if (!(await this.store.hasCreationClaim(keyOf(key)))) return false;
     return oneAtATimeHere(key, async () => {
-      const holder = holderOf(claimant);
-      const claim = await this.store.claimCreation(
-        keyOf(key),
-        holder,
-        CREATION_CLAIM_TTL_MS,
-        this.siblingsOf(claimant, requestTimeoutMs),
-      );
+      const { holder, claim } = await this.claim(key, claimant, requestTimeoutMs);
       if (claim.outcome === 'busy') throw new CreationInProgressError(keyOf(key), claim);
       if (claim.outcome === 'claimed') {
         await find();
@@ -233,13 +236,7 @@ export class Links {
     steps: CreationSteps<T>,
   ): Promise<T> {
     return oneAtATimeHere(key, async () => {
-      const holder = holderOf(claimant);
-      const claim = await this.store.claimCreation(
-        keyOf(key),
-        holder,
-        CREATION_CLAIM_TTL_MS,
-        this.siblingsOf(claimant, requestTimeoutMs),
-      );
+      const { holder, claim } = await this.claim(key, claimant, requestTimeoutMs);
       if (claim.outcome === 'linked') return steps.linked(claim.remoteId);
       if (claim.outcome === 'busy') throw new CreationInProgressError(keyOf(key), claim);
       if (steps.stillWanted && !(await steps.stillWanted())) {

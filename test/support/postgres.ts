@@ -84,7 +84,12 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
 export async function freshDatabaseUrl(): Promise<string> {
   const admin = process.env.SCIMFLOW_TEST_DATABASE_URL;
   if (!admin) throw new Error('no test PostgreSQL: the jest globalSetup sets SCIMFLOW_TEST_DATABASE_URL');
-  const name = `scimflow_test_${randomBytes(6).toString('hex')}`;
+  return createDatabase(admin, 'scimflow_test');
+}
+
+/** Creates an empty database named `<prefix>_<random>` on the server of `admin` (a URL that may); answers its URL. */
+export async function createDatabase(admin: string, prefix: string): Promise<string> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   const client = new Client({ connectionString: admin });
   await client.connect();
   try {
