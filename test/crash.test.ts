@@ -6,6 +6,17 @@ import Database from 'better-sqlite3';
 import { Client, Connection } from '@temporalio/client';
 import { type FaultProxy, startFaultProxy } from './support/faultProxy';
 import { ScimflowProcess } from './support/scimflowProcess';
+import {
+  createsIn,
+  type DirectoryView,
+  duplicatedUsersIn,
+  duplicatesIn,
+  groupBy,
+  mulberry32,
+  readDirectory,
+  targetProblems,
+  userFor,
+} from './support/targetState';
 import { type ScimRequestRecord, type ScimTestServer, startScimServer } from './support/scimServer';
 
 /**
@@ -104,9 +115,9 @@ describe('crashes', () => {
       const directory = await readDirectory(scimflow, [core.id, bulk.id]);
       const lostCommits = committed.lostIn(directory);
       const assigned = new Set([core.id, bulk.id]);
-      const problems = await converge(() => targetProblems(directory, assigned, scim));
+      const problems = await converge(() => targetProblems(directory, { scim, assigned }));
       const convergedIn = Date.now() - settleStarted;
-      const duplicates = duplicatesIn(scim);
+      const duplicates = duplicatesIn({ scim, assigned });
       const diagnostics =
         problems.length || duplicates.length
           ? await diagnose({
@@ -114,7 +125,10 @@ describe('crashes', () => {
               processes: [scimflow],
               dataDir,
               appId: app.id,
-              suspects: [...duplicatedUsersIn(scim, directory), ...suspectsIn(problems, directory)],
+              suspects: [
+                ...duplicatedUsersIn({ scim, assigned }, directory),
+                ...suspectsIn(problems, directory),
+              ],
               scim,
               committed,
             })
@@ -129,7 +143,7 @@ describe('crashes', () => {
           ...killer.kills.map((kill) => `  ${kill}`),
           `target ${problems.length ? 'did NOT converge' : 'converged'} ${(convergedIn / 1000).toFixed(1)} s ` +
             `after driving stopped; differences left (lost intents): ${problems.length}; ` +
-            `duplicates: ${duplicates.length}; ${createsIn(scim.requests)}`,
+            `duplicates: ${duplicates.length}; the target ${createsIn(scim.requests)}`,
         ].join('\n'),
       );
 
@@ -212,9 +226,9 @@ describe('crashes', () => {
       // active with their titles and in Lane, the leavers deactivated, Bulk's two remaining members in it.
       const directory = await readDirectory(api, [lane.id, bulk.id]);
       const assigned = new Set([lane.id, bulk.id]);
-      const problems = await converge(() => targetProblems(directory, assigned, scim));
+      const problems = await converge(() => targetProblems(directory, { scim, assigned }));
       const convergedIn = Date.now() - killedAt;
-      const duplicates = duplicatesIn(scim);
+      const duplicates = duplicatesIn({ scim, assigned });
       const committedAfterTheKill = onTheWire.filter(
         (request) =>
           request.method !== 'GET' && request.targetStatus !== undefined && request.targetStatus < 300,
@@ -226,7 +240,7 @@ describe('crashes', () => {
             `${committedAfterTheKill} writes among them committed by the target after the worker died`,
           `target ${problems.length ? 'did NOT converge' : 'converged'} ${(convergedIn / 1000).toFixed(1)} s ` +
             `after the kill; differences left (lost intents): ${problems.length}; ` +
-            `duplicates: ${duplicates.length}; ${createsIn(scim.requests)}`,
+            `duplicates: ${duplicates.length}; the target ${createsIn(scim.requests)}`,
         ].join('\n'),
       );
 
@@ -331,7 +345,7 @@ class Driver {
     const user = await this.change<{ id: string }>(
       'POST',
       '/api/users',
-      userFor(userName),
+      userFor(userName, 'Crash'),
       `create ${userName}`,
     );
     if (user.outcome !== 'committed' || !user.body) return;
@@ -580,37 +594,6 @@ class CommittedChanges {
 // ---------------------------------------------------------------------------------------------------------
 // The directory, the target, and how they differ.
 
-interface DirectoryUserView {
-  id: string;
-  userName: string;
-  active: boolean;
-  title?: string;
-  displayName?: string;
-  groupIds: string[];
-}
-
-interface DirectoryGroupView {
-  id: string;
-  displayName: string;
-  memberIds: string[];
-}
-
-interface DirectoryView {
-  users: DirectoryUserView[];
-  /** The groups asked for, in the order asked. */
-  groups: DirectoryGroupView[];
-}
-
-function userFor(userName: string) {
-  const [local] = userName.split('@');
-  return {
-    userName,
-    displayName: local,
-    name: { givenName: local, familyName: 'Crash' },
-    emails: [{ value: userName, type: 'work', primary: true }],
-  };
-}
-
 async function createUsers(scimflow: ScimflowProcess, prefix: string, count: number) {
   const users: { id: string; userName: string }[] = [];
   for (let offset = 0; offset < count; offset += 10) {
@@ -621,133 +604,12 @@ async function createUsers(scimflow: ScimflowProcess, prefix: string, count: num
     users.push(
       ...(await Promise.all(
         batch.map((userName) =>
-          scimflow.ok<{ id: string; userName: string }>('POST', '/api/users', userFor(userName)),
+          scimflow.ok<{ id: string; userName: string }>('POST', '/api/users', userFor(userName, 'Crash')),
         ),
       )),
     );
   }
   return users;
-}
-
-async function readDirectory(scimflow: ScimflowProcess, groupIds: string[]): Promise<DirectoryView> {
-  const users: DirectoryUserView[] = [];
-  for (let offset = 0; ; offset += 500) {
-    const page = await scimflow.ok<{ items: DirectoryUserView[]; total: number }>(
-      'GET',
-      `/api/users?offset=${offset}&limit=500`,
-    );
-    users.push(...page.items);
-    if (users.length >= page.total || page.items.length === 0) break;
-  }
-  const groups = await Promise.all(
-    groupIds.map((id) => scimflow.ok<DirectoryGroupView>('GET', `/api/groups/${id}`)),
-  );
-  return { users, groups };
-}
-
-/**
- * Where the target differs from what the directory asks of it: every user in scope (active, and a member of an
- * assigned group) exists once with the directory's attributes; every other user is absent or deactivated; each
- * assigned group exists once, under its current name, with exactly the members that exist remotely.
- */
-function targetProblems(directory: DirectoryView, assigned: Set<string>, scim: ScimTestServer): string[] {
-  const problems: string[] = [];
-  const remoteUsers = scim.users();
-  const remoteByUserName = groupBy(remoteUsers, (user) => user.userName.toLowerCase());
-  const userNameOfRemoteId = new Map(remoteUsers.map((user) => [user.id, user.userName.toLowerCase()]));
-  for (const user of directory.users) {
-    // Duplicates are counted apart (duplicatesIn); here each remote copy has to be right.
-    const remotes = remoteByUserName.get(user.userName.toLowerCase()) ?? [];
-    const inScope = user.active && user.groupIds.some((id) => assigned.has(id));
-    if (!inScope) {
-      if (remotes.some((remote) => remote.active !== false))
-        problems.push(`${user.userName}: out of scope, active in the target`);
-      continue;
-    }
-    if (!remotes.length) problems.push(`${user.userName}: in scope, missing in the target`);
-    for (const remote of remotes) {
-      const differences = [
-        remote.active === true ? '' : `active ${String(remote.active)}`,
-        remote.externalId === user.id ? '' : `externalId ${remote.externalId}`,
-        remote.title === user.title
-          ? ''
-          : `title "${String(remote.title)}", directory "${String(user.title)}"`,
-        remote.displayName === user.displayName ? '' : `displayName "${String(remote.displayName)}"`,
-      ].filter(Boolean);
-      if (differences.length) problems.push(`${user.userName}: ${differences.join(', ')}`);
-    }
-  }
-  const known = new Set(directory.users.map((user) => user.userName.toLowerCase()));
-  for (const remote of remoteUsers) {
-    if (!known.has(remote.userName.toLowerCase()))
-      problems.push(`remote user ${remote.userName}: not in the directory`);
-  }
-
-  const remoteGroups = scim.groups();
-  const userNameOf = new Map(directory.users.map((user) => [user.id, user.userName.toLowerCase()]));
-  const assignedGroups = directory.groups.filter((group) => assigned.has(group.id));
-  for (const group of assignedGroups) {
-    const matches = remoteGroups.filter((remote) => remote.displayName === group.displayName);
-    if (!matches.length) {
-      problems.push(`group ${group.displayName}: missing in the target`);
-      continue;
-    }
-    // Members are sent once they exist remotely; a deactivated user keeps its memberships.
-    const expected = new Set(
-      group.memberIds
-        .map((id) => userNameOf.get(id) ?? id)
-        .filter((userName) => remoteByUserName.has(userName)),
-    );
-    const actual = new Set(
-      (matches[0].members ?? []).map(
-        (member) => userNameOfRemoteId.get(member.value) ?? `unknown id ${member.value}`,
-      ),
-    );
-    const missing = [...expected].filter((userName) => !actual.has(userName));
-    const extra = [...actual].filter((userName) => !expected.has(userName));
-    if (missing.length) problems.push(`group ${group.displayName}: members missing: ${missing.join(', ')}`);
-    if (extra.length)
-      problems.push(`group ${group.displayName}: members not in the directory group: ${extra.join(', ')}`);
-  }
-  const wanted = new Set(assignedGroups.map((group) => group.displayName));
-  for (const remote of remoteGroups) {
-    if (!wanted.has(remote.displayName)) problems.push(`remote group ${remote.displayName}: not wanted`);
-  }
-  return problems;
-}
-
-/**
- * More than one remote user per userName, or remote group per displayName. The target never answers 409, so a
- * create sent twice is a duplicate here (users are deactivated, never deleted, in these tests).
- */
-function duplicatesIn(scim: ScimTestServer): string[] {
-  const users = groupBy(scim.users(), (user) => user.userName.toLowerCase());
-  const groups = groupBy(scim.groups(), (group) => group.displayName);
-  return [
-    ...[...users]
-      .filter(([, list]) => list.length > 1)
-      .map(([userName, list]) => `user ${userName} ×${list.length}`),
-    ...[...groups]
-      .filter(([, list]) => list.length > 1)
-      .map(([name, list]) => `group ${name} ×${list.length}`),
-  ];
-}
-
-/** The directory users the target holds more than once, for `diagnose`. */
-function duplicatedUsersIn(
-  scim: ScimTestServer,
-  directory: DirectoryView,
-): { id: string; userName: string }[] {
-  const counts = groupBy(scim.users(), (user) => user.userName.toLowerCase());
-  return directory.users.filter((user) => (counts.get(user.userName.toLowerCase())?.length ?? 0) > 1);
-}
-
-/** How many creates the target took, for the report. */
-function createsIn(requests: ScimRequestRecord[]): string {
-  const created = (path: string) =>
-    requests.filter((request) => request.method === 'POST' && request.path === path && request.status === 201)
-      .length;
-  return `the target took ${created('/Users')} POST /Users and ${created('/Groups')} POST /Groups`;
 }
 
 async function converge(problemsNow: () => string[]): Promise<string[]> {
@@ -964,26 +826,10 @@ function report(test: string, text: string): void {
   console.log(`crash test, ${test}:\n${text}`);
 }
 
-function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), item]);
-  return groups;
-}
-
 function pick<T>(items: T[]): T | undefined {
   return items.length ? items[Math.floor(random() * items.length)] : undefined;
 }
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** A small seeded generator, so a failing run can be replayed with SCIMFLOW_CRASH_SEED. */
-function mulberry32(state: number): () => number {
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }

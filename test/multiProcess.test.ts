@@ -10,6 +10,18 @@ import { Client as PgClient } from 'pg';
 import { intentNames } from '../src/shared/intents';
 import { freshDatabaseUrl } from './support/postgres';
 import { ScimflowProcess } from './support/scimflowProcess';
+import {
+  createsIn,
+  type DirectoryUserView,
+  type DirectoryView,
+  duplicatedUsersIn,
+  duplicatesIn,
+  mulberry32,
+  readDirectory,
+  targetProblems,
+  type TargetUnderTest,
+  userFor,
+} from './support/targetState';
 import { type ScimRequestRecord, type ScimTestServer, startScimServer } from './support/scimServer';
 
 /**
@@ -560,7 +572,7 @@ class Driver {
     const answer = await this.change<{ id: string }>(
       'POST',
       '/api/users',
-      userFor(userName),
+      userFor(userName, 'Multi'),
       `create ${userName}`,
     );
     if (answer.outcome !== 'committed' || !answer.body) return;
@@ -827,43 +839,7 @@ class TargetProbe {
 // ---------------------------------------------------------------------------------------------------------
 // The directory, the targets, and how they differ.
 
-interface DirectoryUserView {
-  id: string;
-  userName: string;
-  active: boolean;
-  title?: string;
-  displayName?: string;
-  groupIds: string[];
-}
-
-interface DirectoryGroupView {
-  id: string;
-  displayName: string;
-  memberIds: string[];
-}
-
-interface DirectoryView {
-  users: DirectoryUserView[];
-  groups: DirectoryGroupView[];
-}
-
-interface Target {
-  label: string;
-  scim: ScimTestServer;
-  appId: string;
-  /** The groups assigned to the app. */
-  assigned: Set<string>;
-}
-
-function userFor(userName: string) {
-  const [local] = userName.split('@');
-  return {
-    userName,
-    displayName: local,
-    name: { givenName: local, familyName: 'Multi' },
-    emails: [{ value: userName, type: 'work', primary: true }],
-  };
-}
+type Target = TargetUnderTest & { label: string; appId: string };
 
 /** Users created through both APIs at once, eight at a time on each; answers their ids. */
 async function createUsers(
@@ -882,7 +858,7 @@ async function createUsers(
           api,
           'POST',
           '/api/users',
-          userFor(`${prefix}-${i}@multi.test`),
+          userFor(`${prefix}-${i}@multi.test`, 'Multi'),
         );
         apis.counts.acknowledged('user created', 1, api);
         committed.acknowledged(user.id, 'active', true);
@@ -893,127 +869,10 @@ async function createUsers(
   return ids;
 }
 
-async function readDirectory(scimflow: ScimflowProcess, groupIds: string[]): Promise<DirectoryView> {
-  const users: DirectoryUserView[] = [];
-  for (let offset = 0; ; offset += 500) {
-    const page = await scimflow.ok<{ items: DirectoryUserView[]; total: number }>(
-      'GET',
-      `/api/users?offset=${offset}&limit=500`,
-    );
-    users.push(...page.items);
-    if (users.length >= page.total || page.items.length === 0) break;
-  }
-  const groups = await Promise.all(
-    groupIds.map((id) => scimflow.ok<DirectoryGroupView>('GET', `/api/groups/${id}`)),
-  );
-  return { users, groups };
-}
-
-/**
- * Where a target differs from what the directory asks of it: every user in the app's scope (active, and a member of
- * an assigned group) exists with the directory's attributes; every other user is absent or deactivated; each
- * assigned group exists under its current name, with exactly the members that exist remotely.
- */
-function targetProblems(directory: DirectoryView, { label, scim, assigned }: Target): string[] {
-  const problems: string[] = [];
-  const remoteUsers = scim.users();
-  const remoteByUserName = groupBy(remoteUsers, (user) => user.userName.toLowerCase());
-  const userNameOfRemoteId = new Map(remoteUsers.map((user) => [user.id, user.userName.toLowerCase()]));
-  for (const user of directory.users) {
-    // Duplicates are counted apart (duplicatesIn); here each remote copy has to be right.
-    const remotes = remoteByUserName.get(user.userName.toLowerCase()) ?? [];
-    const inScope = user.active && user.groupIds.some((id) => assigned.has(id));
-    if (!inScope) {
-      if (remotes.some((remote) => remote.active !== false))
-        problems.push(`${label}: ${user.userName}: out of scope, active in the target`);
-      continue;
-    }
-    if (!remotes.length) problems.push(`${label}: ${user.userName}: in scope, missing in the target`);
-    for (const remote of remotes) {
-      const differences = [
-        remote.active === true ? '' : `active ${String(remote.active)}`,
-        remote.externalId === user.id ? '' : `externalId ${remote.externalId}`,
-        remote.title === user.title
-          ? ''
-          : `title "${String(remote.title)}", directory "${String(user.title)}"`,
-        remote.displayName === user.displayName ? '' : `displayName "${String(remote.displayName)}"`,
-      ].filter(Boolean);
-      if (differences.length) problems.push(`${label}: ${user.userName}: ${differences.join(', ')}`);
-    }
-  }
-  const known = new Set(directory.users.map((user) => user.userName.toLowerCase()));
-  for (const remote of remoteUsers) {
-    if (!known.has(remote.userName.toLowerCase()))
-      problems.push(`${label}: remote user ${remote.userName}: not in the directory`);
-  }
-
-  const remoteGroups = scim.groups();
-  const userNameOf = new Map(directory.users.map((user) => [user.id, user.userName.toLowerCase()]));
-  const assignedGroups = directory.groups.filter((group) => assigned.has(group.id));
-  for (const group of assignedGroups) {
-    const matches = remoteGroups.filter((remote) => remote.displayName === group.displayName);
-    if (!matches.length) {
-      problems.push(`${label}: group ${group.displayName}: missing in the target`);
-      continue;
-    }
-    // Members are sent once they exist remotely; a deactivated user keeps its memberships.
-    const expected = new Set(
-      group.memberIds
-        .map((id) => userNameOf.get(id) ?? id)
-        .filter((userName) => remoteByUserName.has(userName)),
-    );
-    const actual = new Set(
-      (matches[0].members ?? []).map(
-        (member) => userNameOfRemoteId.get(member.value) ?? `unknown id ${member.value}`,
-      ),
-    );
-    const missing = [...expected].filter((userName) => !actual.has(userName));
-    const extra = [...actual].filter((userName) => !expected.has(userName));
-    if (missing.length)
-      problems.push(`${label}: group ${group.displayName}: members missing: ${missing.join(', ')}`);
-    if (extra.length)
-      problems.push(
-        `${label}: group ${group.displayName}: members not in the directory group: ${extra.join(', ')}`,
-      );
-  }
-  const wanted = new Set(assignedGroups.map((group) => group.displayName));
-  for (const remote of remoteGroups) {
-    if (!wanted.has(remote.displayName))
-      problems.push(`${label}: remote group ${remote.displayName}: not wanted`);
-  }
-  return problems;
-}
-
-/** More than one remote user per userName, or remote group per displayName (users are deactivated, never deleted). */
-function duplicatesIn({ label, scim }: Target): string[] {
-  const users = groupBy(scim.users(), (user) => user.userName.toLowerCase());
-  const groups = groupBy(scim.groups(), (group) => group.displayName);
-  return [
-    ...[...users]
-      .filter(([, list]) => list.length > 1)
-      .map(([userName, list]) => `${label}: user ${userName} ×${list.length}`),
-    ...[...groups]
-      .filter(([, list]) => list.length > 1)
-      .map(([name, list]) => `${label}: group ${name} ×${list.length}`),
-  ];
-}
-
-function duplicatedUsersIn({ scim }: Target, directory: DirectoryView): DirectoryUserView[] {
-  const counts = groupBy(scim.users(), (user) => user.userName.toLowerCase());
-  return directory.users.filter((user) => (counts.get(user.userName.toLowerCase())?.length ?? 0) > 1);
-}
-
 /** The directory users a list of differences names. */
 function suspectsIn(problems: string[], directory: DirectoryView): DirectoryUserView[] {
   const named = new Set(problems.flatMap((problem) => problem.split(/[\s,:]+/)));
   return directory.users.filter((user) => named.has(user.userName.toLowerCase()) || named.has(user.userName));
-}
-
-function createsIn(requests: ScimRequestRecord[]): string {
-  const created = (path: string) =>
-    requests.filter((request) => request.method === 'POST' && request.path === path && request.status === 201)
-      .length;
-  return `took ${created('/Users')} POST /Users and ${created('/Groups')} POST /Groups`;
 }
 
 /**
@@ -1328,12 +1187,6 @@ function seconds(ms: number): string {
   return (ms / 1000).toFixed(1);
 }
 
-function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), item]);
-  return groups;
-}
-
 function pick<T>(items: T[]): T | undefined {
   return items.length ? items[Math.floor(random() * items.length)] : undefined;
 }
@@ -1344,14 +1197,4 @@ function sleep(ms: number): Promise<void> {
 
 function sleepUntil(time: number): Promise<void> {
   return sleep(Math.max(0, time - Date.now()));
-}
-
-/** A small seeded generator, so a failing run can be replayed with SCIMFLOW_MULTI_SEED. */
-function mulberry32(state: number): () => number {
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
