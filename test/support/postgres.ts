@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,14 +68,22 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
   ].join(' ');
   run('pg_ctl', ['-D', data, '-l', path.join(dir, 'server.log'), '-o', settings, '-w', '-t', '60', 'start']);
   log(`throwaway cluster on 127.0.0.1:${port} ready after ${Date.now() - startedAt} ms`);
+  let stopped = false;
+  const stopNow = () => {
+    if (stopped) return;
+    stopped = true;
+    try {
+      run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  // Also when jest ends without its teardown (interrupted): no cluster outlives the run.
+  process.once('exit', stopNow);
   return {
     url: `postgres://scimflow@127.0.0.1:${port}/postgres`,
     async stop() {
-      try {
-        run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
-      } finally {
-        await fs.rm(dir, { recursive: true, force: true });
-      }
+      stopNow();
     },
   };
 }
