@@ -1,6 +1,7 @@
 import { ScheduleNotFoundError } from '@temporalio/client';
 import type { ReconciliationReport } from '../src/directory/model';
 import { scimAppId, scimIntent } from '../src/shared/searchAttributes';
+import { ReconcileSchedules } from '../src/temporal/schedules';
 import { Harness } from './support/harness';
 
 describe('the reconciliation schedule of an app', () => {
@@ -88,5 +89,26 @@ describe('the reconciliation schedule of an app', () => {
       reconcile: { intervalMinutes: 0 },
     });
     expect(response.status).toBe(400);
+  });
+  it('given two API processes starting at once, when both ensure an app whose schedule is missing, then both succeed (one creates it, the other updates it)', async () => {
+    const app = await h.createApp({ name: 'Two APIs' });
+    await schedule(app.id).delete();
+    const errors: unknown[] = [];
+    const apiProcess = () =>
+      new ReconcileSchedules(h.temporal, {
+        taskQueue: h.taskQueue,
+        onError: (_appId, error) => errors.push(error),
+      });
+    const directoryApp = await h.store.getApp(app.id);
+
+    const ensured = await Promise.all([
+      apiProcess().upsert(directoryApp!),
+      apiProcess().upsert(directoryApp!),
+    ]);
+
+    // The schedule id is the app's: Temporal holds at most one; the second creator updated it instead of failing.
+    expect(errors).toEqual([]);
+    expect(ensured).toEqual([true, true]);
+    expect((await schedule(app.id).describe()).action).toMatchObject({ args: [{ appId: app.id }] });
   });
 });
