@@ -3,8 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs/promises';
 import { appInputSchema } from '../src/directory/model';
-import { PostgresDirectoryStore } from '../src/directory/postgres/postgresStore';
-import { SqliteDirectoryStore } from '../src/directory/sqlite/sqliteStore';
+import {
+  PostgresDirectoryStore,
+  rotatePostgresAppCredentials,
+} from '../src/directory/postgres/postgresStore';
+import { rotateAppCredentials, SqliteDirectoryStore } from '../src/directory/sqlite/sqliteStore';
 import type { DirectoryStore } from '../src/directory/store';
 import { Targets } from '../src/provisioning/targets';
 import { Keyring } from '../src/security/keyring';
@@ -42,6 +45,26 @@ async function twoProcessesOnOneDirectory(keyring: Keyring): Promise<[DirectoryS
 }
 
 const cleanups: (() => Promise<unknown>)[] = [];
+
+/** A new, empty directory of the run's kind: a PostgreSQL URL, or a SQLite file. */
+async function newDirectoryLocation(): Promise<string> {
+  if (testStoreKind() === 'postgres') return freshDatabaseUrl();
+  const file = path.join(process.env.SCIMFLOW_TEST_TMP ?? os.tmpdir(), `rotate-${randomUUID()}.db`);
+  cleanups.push(() => fs.rm(file, { force: true }));
+  return file;
+}
+
+const openAt = (location: string, keyring: Keyring) =>
+  testStoreKind() === 'postgres'
+    ? PostgresDirectoryStore.open(location, { keyring, poolSize: 2 })
+    : SqliteDirectoryStore.open(location, { keyring });
+
+/** What `npm run rotate-key` does on either store (src/rotateKey.ts), without SQLite's WAL detail. */
+async function rotateAt(location: string, keyring: Keyring) {
+  if (testStoreKind() === 'postgres') return rotatePostgresAppCredentials(location, keyring);
+  const { walTruncated: _, ...report } = await rotateAppCredentials(location, keyring);
+  return report;
+}
 let target: ScimTestServer;
 let api: DirectoryStore;
 let worker: DirectoryStore;
@@ -95,5 +118,30 @@ describe(`one directory, two processes (${testStoreKind()})`, () => {
     await api.updateUser(user.id, { title: 'Engineer' });
 
     expect((await worker.getUser(user.id))?.title).toBe('Engineer');
+  });
+  test('given apps sealed with the old key, when the credentials are rotated on this store (npm run rotate-key), then every app is sealed with the new key, once, and the API reads them', async () => {
+    const [oldKey, newKey] = [Keyring.generateKey(), Keyring.generateKey()];
+    const location = await newDirectoryLocation();
+    const before = await openAt(location, new Keyring(oldKey));
+    const app = await before.createApp(
+      appInputSchema.parse({
+        name: 'Rotated key',
+        baseUrl: 'https://rotated.example.com/scim/v2',
+        auth: { type: 'bearer', token: 'rotate-me' },
+      }),
+    );
+    await before.close();
+
+    const rotating = new Keyring(newKey, [oldKey]);
+    const first = await rotateAt(location, rotating);
+    const second = await rotateAt(location, rotating);
+
+    expect([first, second]).toEqual([
+      { apps: 1, sealed: 1, unreadable: [] },
+      { apps: 1, sealed: 0, unreadable: [] },
+    ]);
+    const after = await openAt(location, new Keyring(newKey));
+    expect((await after.getApp(app.id))?.auth).toEqual({ type: 'bearer', token: 'rotate-me' });
+    await after.close();
   });
 });
