@@ -128,11 +128,11 @@ export class Links {
    */
   private async claim(key: LinkKey, claimant: string, requestTimeoutMs: number) {
     const holder = holderOf(claimant);
-    const siblings = {
-      prefix: `${claimant}#`,
-      quietMs: this.quietOverrideMs ?? claimQuietMs(requestTimeoutMs),
-    };
-    const claim = await this.store.claimCreation(keyOf(key), holder, CREATION_CLAIM_TTL_MS, siblings);
+    const quietMs = this.quietOverrideMs ?? claimQuietMs(requestTimeoutMs);
+    // Held at least as long as a sibling must wait: other work never looks sooner than this work's own retry.
+    const ttlMs = Math.max(CREATION_CLAIM_TTL_MS, quietMs);
+    const siblings = { prefix: `${claimant}#`, quietMs };
+    const claim = await this.store.claimCreation(keyOf(key), holder, ttlMs, siblings);
     return { holder, claim };
   }
 
