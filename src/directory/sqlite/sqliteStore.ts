@@ -73,8 +73,7 @@ function waitingWhileBusy(connection: DatabaseConnection): DatabaseConnection {
   };
 }
 
-const isBusy = (error: unknown) =>
-  error instanceof Database.SqliteError && error.code.startsWith('SQLITE_BUSY');
+const isBusy = (error: unknown) => sqliteErrorCode(error)?.startsWith('SQLITE_BUSY') ?? false;
 
 /**
  * The database and its companions are the owner's only (0600), in a directory created 0700. SQLite gives the -wal
