@@ -1,6 +1,20 @@
 import path from 'node:path';
 import { z } from 'zod';
 
+/**
+ * Parsed here, so that no later `new URL` of it can throw: Node's URL error carries the input, password and all.
+ * Special characters in the password must be percent-encoded.
+ */
+function isPostgresUrl(url: string): boolean {
+  if (!/^postgres(ql)?:\/\//.test(url)) return false;
+  try {
+    new URL(url);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A yes/no setting: `true`/`1` or `false`/`0`. */
 const flag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
 
@@ -14,7 +28,10 @@ const environmentSchema = z.object({
   // Checked without echoing it: the URL holds the database password.
   SCIMFLOW_DATABASE_URL: z
     .string()
-    .refine((url) => /^postgres(ql)?:\/\//.test(url), 'must be a postgres:// or postgresql:// URL')
+    .refine(
+      isPostgresUrl,
+      'must be a postgres:// or postgresql:// URL that parses (user:password@host:port/database)',
+    )
     .optional(),
   SCIMFLOW_DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   SCIMFLOW_API_HOST: z.string().default('127.0.0.1'),
