@@ -60,7 +60,12 @@ const BULK_INTERVAL_MS: [number, number] = [5_000, 9_000];
  */
 const WORKER_KILL_AT = 0.3;
 const API_KILL_WINDOW: [number, number] = [0.55, 0.7];
-const CONVERGENCE_DEADLINE_MS = 120_000;
+/**
+ * The killed worker's work resumes after its activities time out (1 min), and its creations only once their claims
+ * have been quiet for the targets' 60 s timeout and 15 s (a POST it had on the wire may still land): runs converged
+ * 38–111 s after driving.
+ */
+const CONVERGENCE_DEADLINE_MS = 180_000;
 
 const seed = Number(process.env.SCIMFLOW_MULTI_SEED ?? Date.now() % 1_000_000);
 const random = mulberry32(seed);
