@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { connectTemporal, createIntentDispatcher } from './client';
 import { loadConfig } from './config';
-import { describeDirectoryLocation, openDirectoryStore } from './directory/openStore';
+import { openConfiguredDirectory } from './directory/openStore';
 import { createLogger } from './logger';
 import { loadKeyring } from './security/keys';
 import { codecEndpoint } from './api/routes/codec';
@@ -43,9 +43,7 @@ async function main(): Promise<void> {
     address = devServer.address;
   }
 
-  const location = { ...config.database, dbFile: config.dbFile };
-  const store = await openDirectoryStore(location, { keyring, notice: (message) => logger.warn(message) });
-  logger.info({ directory: describeDirectoryLocation(location) }, 'directory store open');
+  const store = await openConfiguredDirectory(config, keyring, logger);
   const temporal = await connectTemporal(config.temporal, address, keyring);
   if (!devServer) await registerSearchAttributes(temporal, config.temporal.namespace, logger);
   const workerConnection = await connectWorker(config, address);

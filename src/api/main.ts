@@ -1,6 +1,6 @@
 import { connectTemporal } from '../client';
 import { loadConfig } from '../config';
-import { describeDirectoryLocation, openDirectoryStore } from '../directory/openStore';
+import { openConfiguredDirectory } from '../directory/openStore';
 import { createLogger } from '../logger';
 import { loadKeyring } from '../security/keys';
 import { registerSearchAttributes } from '../temporal/registerSearchAttributes';
@@ -12,9 +12,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   if (!config.temporal.address) throw new Error('TEMPORAL_ADDRESS is required to run the API on its own');
   const keyring = loadKeyring(config, { createIfMissing: false, notice: (message) => logger.warn(message) });
-  const location = { ...config.database, dbFile: config.dbFile };
-  const store = await openDirectoryStore(location, { keyring, notice: (message) => logger.warn(message) });
-  logger.info({ directory: describeDirectoryLocation(location) }, 'directory store open');
+  const store = await openConfiguredDirectory(config, keyring, logger);
   const temporal = await connectTemporal(config.temporal, config.temporal.address, keyring);
   await registerSearchAttributes(temporal, config.temporal.namespace, logger);
   const { token, source } = resolveApiToken(config);

@@ -27,3 +27,18 @@ export function describeDirectoryLocation(location: DirectoryLocation): string {
   const url = new URL(location.url);
   return `PostgreSQL ${url.hostname}${url.port ? `:${url.port}` : ''}${url.pathname}`;
 }
+
+/**
+ * The directory a process's configuration names (`database.url`, else `dbFile`), opened and logged by where it is:
+ * what `npm start`, `npm run api` and `npm run worker` do at start-up.
+ */
+export async function openConfiguredDirectory(
+  config: { database: { url?: string; poolSize?: number }; dbFile: string },
+  keyring: Keyring,
+  logger: { info(fields: object, message: string): void; warn(message: string): void },
+): Promise<DirectoryStore> {
+  const location = { ...config.database, dbFile: config.dbFile };
+  const store = await openDirectoryStore(location, { keyring, notice: (message) => logger.warn(message) });
+  logger.info({ directory: describeDirectoryLocation(location) }, 'directory store open');
+  return store;
+}

@@ -264,7 +264,8 @@ export class GroupProvisioning {
       memberLinks.filter((l) => l.remoteId).map((l) => [l.localId, l.remoteId as string]),
     );
     const unprovisioned = await this.unprovisionedMembers(app, memberIds, memberLinks);
-    const change = await this.writeMembers(app, groupId, group, groupLink, groupLink.remoteId, desired);
+    const displayName = group?.displayName ?? String(groupLink.lastPushed?.displayName ?? '');
+    const change = await this.writeMembers(app, { id: groupId, displayName }, groupLink.remoteId, desired);
     return { ...change, unprovisioned };
   }
 
@@ -280,15 +281,15 @@ export class GroupProvisioning {
     return (await this.store.getUsers(candidates)).filter((user) => user.active).map((user) => user.id);
   }
 
+  /** Sends what differs between `desired` (user id → remote id) and what scimflow last wrote to the group. */
   private async writeMembers(
     app: DirectoryApp,
-    groupId: string,
-    group: DirectoryGroup | null,
-    groupLink: RemoteLink,
+    group: { id: string; displayName: string },
     remoteGroupId: string,
     desired: Map<string, string>,
   ): Promise<MembershipChange> {
     const appId = app.id;
+    const groupId = group.id;
     // Writes a dying process may have left on the wire make those members unsure, whatever the record says:
     // removed if unwanted, sent again if wanted.
     const inFlight = await this.store.memberWritesInFlightToGroup(appId, groupId);
@@ -303,19 +304,11 @@ export class GroupProvisioning {
     const removable = new Map(
       removedLinks.filter((l) => l.remoteId).map((l) => [l.localId, l.remoteId as string]),
     );
-    const displayName = group?.displayName ?? String(groupLink.lastPushed?.displayName ?? '');
-    const writes = await memberWrites(
-      this.targets.connect(app),
-      remoteGroupId,
-      { id: groupId, displayName },
-      {
-        add: toAdd.map((userId) => desired.get(userId) as string),
-        remove: toRemove.flatMap((userId) =>
-          removable.has(userId) ? [removable.get(userId) as string] : [],
-        ),
-        wanted: [...desired.values()],
-      },
-    );
+    const writes = await memberWrites(this.targets.connect(app), remoteGroupId, group, {
+      add: toAdd.map((userId) => desired.get(userId) as string),
+      remove: toRemove.flatMap((userId) => (removable.has(userId) ? [removable.get(userId) as string] : [])),
+      wanted: [...desired.values()],
+    });
     await this.store.markMemberWritesInFlight(appId, groupId, [...toAdd, ...toRemove]);
     for (const write of writes) await write.send();
     await this.store.addRemoteMembers(appId, groupId, toAdd);

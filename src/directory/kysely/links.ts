@@ -39,9 +39,9 @@ async function linkedRemoteId(db: Db, key: LinkKey): Promise<string | null> {
 }
 
 /**
- * Takes the claim when it is free, ours (an earlier attempt), a quiet sibling's, or expired. The writes decide, not a read: an INSERT
- * that ignores conflicts takes a free key, and an UPDATE conditional on the holder or the expiry takes a claim
- * over, so two claimants in two processes cannot both win, whatever the isolation level. `lookFirst` is whether a
+ * Takes the claim when it is free, ours, a sibling's that has been quiet long enough, or expired. The writes decide,
+ * not a read: an INSERT that ignores conflicts takes a free key, and an UPDATE conditional on the holder, its age or
+ * the expiry takes a claim over, so two claimants in two processes cannot both win, whatever the isolation level. `lookFirst` is whether a
  * claim was there before (its POST may have landed).
  */
 async function takeClaim(
