@@ -267,8 +267,22 @@ describe('multi-process', () => {
       const directory = await readDirectory(survivor, Object.values(groupIds));
       const lostCommits = committed.lostIn(directory);
       const targets: Target[] = [
-        { label: 'A', scim: scimA, appId: appA.id, assigned: new Set(scopeOf[appA.id]) },
-        { label: 'B', scim: scimB, appId: appB.id, assigned: new Set(scopeOf[appB.id]) },
+        // See `inactiveMembersOptional`: a CI run saw a user created by the killed worker's group provisioning,
+        // deactivated before that resumed, and adopted by its deprovisioning, so never added to the group.
+        {
+          label: 'A',
+          scim: scimA,
+          appId: appA.id,
+          assigned: new Set(scopeOf[appA.id]),
+          inactiveMembersOptional: true,
+        },
+        {
+          label: 'B',
+          scim: scimB,
+          appId: appB.id,
+          assigned: new Set(scopeOf[appB.id]),
+          inactiveMembersOptional: true,
+        },
       ];
       const problemsNow = () => targets.flatMap((target) => targetProblems(directory, target));
       // Nothing left to deliver or to run: what the targets hold then is what scimflow leaves them with.
