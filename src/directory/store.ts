@@ -225,6 +225,78 @@ export interface OperationStore {
 }
 
 /** Permissions, the roles that bundle them, the groups that carry the roles, and what each user holds through them. */
+/**
+ * Why an app is taken to manage an attribute itself: after scimflow wrote it, the app held another value
+ * (`changed`: it derives or normalises it), none (`ignored`: it drops it), or still one after scimflow removed it
+ * (`kept`: it derives or defaults it). Values are never recorded: they are personal data.
+ */
+export type AppManagedReason = 'changed' | 'ignored' | 'kept';
+
+/**
+ * An attribute of one object that its app manages itself: scimflow wrote `wanted` (a fingerprint of the value, not
+ * the value) and the app kept something else. scimflow does not write that value there again; a new directory value
+ * is written (and watched) as any other.
+ */
+export interface AppManagedAttribute {
+  resourceType: ResourceType;
+  localId: string;
+  /** The SCIM attribute path, as the app's mapping names it (`displayName`, `name.formatted`, `urn:…:department`). */
+  attribute: string;
+  reason: AppManagedReason;
+  /** Fingerprint of the normalised value scimflow wrote (see diff.ts `valueFingerprint`). */
+  wanted: string;
+  detectedAt: string;
+}
+
+/** App-managed attributes of an app, counted by attribute and reason. */
+export interface AppManagedSummary {
+  resourceType: ResourceType;
+  attribute: string;
+  reason: AppManagedReason;
+  objects: number;
+}
+
+export interface AppManagedStore {
+  /** Records (or updates) attributes as app-managed. */
+  recordAppManagedAttributes(
+    appId: string,
+    attributes: Omit<AppManagedAttribute, 'detectedAt'>[],
+  ): Promise<void>;
+  /** Those of some objects of an app, by local id. */
+  appManagedAttributesOf(
+    appId: string,
+    resourceType: ResourceType,
+    localIds: string[],
+  ): Promise<Map<string, AppManagedAttribute[]>>;
+  appManagedSummary(appId: string): Promise<AppManagedSummary[]>;
+  /**
+   * Forgets them, so scimflow writes them again: all of the app's, or one object's, or only the attributes named.
+   * Answers how many were forgotten.
+   */
+  forgetAppManagedAttributes(
+    appId: string,
+    which?: { resourceType?: ResourceType; localId?: string; attributes?: string[] },
+  ): Promise<number>;
+}
+
+/**
+ * Request buckets shared by every process that calls an app (GCRA, the "virtual scheduling" form of a token
+ * bucket): each row keeps the earliest time the next request may be sent, and a pause (a 429's Retry-After).
+ * Every method is one statement, outside the store's write lock. Times are epoch milliseconds of the callers'
+ * clocks (keep the hosts in NTP sync).
+ */
+export interface RateLimitStore {
+  /**
+   * Takes the next free slot of `bucket` for one request: spaced `spacingMs` after the previous one, at most
+   * `burst` slots ahead of `nowMs`, never before a pause ends. Answers when the caller may send (≤ `nowMs`: now).
+   */
+  reserveSlot(bucket: string, spacingMs: number, burst: number, nowMs: number): Promise<number>;
+  /** No slot of `bucket` before `untilMs`. */
+  pauseBucket(bucket: string, untilMs: number): Promise<void>;
+  /** When the bucket's pause ends (0 when none was set). */
+  bucketPausedUntil(bucket: string): Promise<number>;
+}
+
 export interface RoleStore {
   createPermission(input: PermissionInput): Promise<Permission>;
   listPermissions(): Promise<Permission[]>;
@@ -281,7 +353,9 @@ export interface DirectoryQueries
     LinkStore,
     OperationStore,
     RoleStore,
-    ReconciliationStore {}
+    ReconciliationStore,
+    AppManagedStore,
+    RateLimitStore {}
 
 export interface DirectoryStore extends DirectoryQueries {
   /**

@@ -1,3 +1,5 @@
+import { appManagedQueries } from './appManaged';
+import { rateLimitQueries } from './rateLimits';
 import type { Keyring } from '../../security/keyring';
 import type { DirectoryQueries } from '../store';
 import { appQueries } from './apps';
@@ -30,5 +32,7 @@ export function directoryQueries(db: Db, dialect: StoreDialect, keyring: Keyring
     ...operationQueries(db),
     ...roleQueries(db, dialect),
     ...reconciliationQueries(db),
+    ...appManagedQueries(db),
+    ...rateLimitQueries(db),
   };
 }

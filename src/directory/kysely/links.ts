@@ -182,6 +182,13 @@ export function linkQueries(db: Db): LinkStore {
         .where('resource_type', '=', resourceType)
         .where('local_id', '=', localId)
         .execute();
+      // What the app managed of that object says nothing of the next one created for it.
+      await db
+        .deleteFrom('app_managed_attributes')
+        .where('app_id', '=', appId)
+        .where('resource_type', '=', resourceType)
+        .where('local_id', '=', localId)
+        .execute();
     },
 
     async claimCreation(key, claimant, ttlMs, sibling) {

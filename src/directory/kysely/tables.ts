@@ -85,6 +85,18 @@ export interface Tables {
     /** When the dispatcher saw the intent's run closed (ISO 8601); null until a later intent of its lane asks. */
     closed_at: string | null;
   };
+  /** An attribute of one object that the app derives, normalises or ignores (see `AppManagedStore`). */
+  app_managed_attributes: {
+    app_id: string;
+    resource_type: string;
+    local_id: string;
+    attribute: string;
+    reason: string;
+    wanted: string;
+    detected_at: string;
+  };
+  /** One request bucket shared by every process (see `RateLimitStore`); epoch milliseconds. */
+  rate_limits: { bucket: string; next_slot_ms: number; paused_until_ms: number };
   /** Who is creating a user or group in an app right now (before its POST), until `expires_at`. */
   creation_claims: {
     app_id: string;

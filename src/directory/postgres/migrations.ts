@@ -1,4 +1,5 @@
 import { type ColumnDefinitionBuilder, type Kysely, type Migration, sql } from 'kysely';
+import { createAppManagedAndRateLimitTables } from '../kysely/sharedMigrations';
 
 /**
  * Text that sorts and compares byte by byte, as SQLite's does: ids, name keys and ISO 8601 timestamps order the same
@@ -211,6 +212,11 @@ export const migrations: Record<string, Migration> = {
         .on('reconciliation_items')
         .columns(['workflow_id', 'action', 'state'])
         .execute();
+    },
+  },
+  '0002_app_managed_attributes_and_rate_limits': {
+    async up(db: Kysely<unknown>) {
+      await createAppManagedAndRateLimitTables(db, text, 'double precision');
     },
   },
 };

@@ -1,5 +1,6 @@
 import { type Kysely, type Migration, sql } from 'kysely';
 import { nameKey } from '../names';
+import { createAppManagedAndRateLimitTables } from '../kysely/sharedMigrations';
 
 /** Forward-only, in order. Add a new entry for every change; never edit one that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -249,6 +250,11 @@ export const migrations: Record<string, Migration> = {
         .addColumn('user_id', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('member_writes_in_flight_pk', ['app_id', 'group_id', 'user_id'])
         .execute();
+    },
+  },
+  '0008_app_managed_attributes_and_rate_limits': {
+    async up(db: Kysely<unknown>) {
+      await createAppManagedAndRateLimitTables(db, 'text', 'real');
     },
   },
 };
