@@ -16,13 +16,16 @@
  * It records every request: arrival time (epoch ms), method, kind (path shape and filter attribute), status and,
  * for POST /Users, the userName. The bench reads them and the target's state over `/_bench/*` (loopback only).
  *
- * Configuration (environment): BENCH_TARGET_TOKEN (required bearer token), BENCH_TARGET_PORT (default: free).
+ * Configuration (environment): BENCH_TARGET_TOKEN (required bearer token), BENCH_TARGET_PORT (default: free),
+ * BENCH_TARGET_RATE_LIMIT (`<writes per minute>/<burst>`, e.g. `180/20` as Slack: writes above it are answered
+ * 429 with Retry-After; none by default).
  * Prints `LISTENING <base url>` on stdout once it accepts connections.
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { WriteRateLimit } from '../test/support/emulators/rateLimit';
 
 const BASE_PATH = '/scim/v2';
 const CONTROL_PATH = '/_bench';
@@ -419,6 +422,7 @@ function main(): void {
   if (!token) throw new Error('BENCH_TARGET_TOKEN is required');
   const store = new Store();
   const records: TargetRecord[] = [];
+  const rateLimit = writeRateLimitFrom(process.env.BENCH_TARGET_RATE_LIMIT);
 
   const handleScim = (
     method: string,
@@ -544,6 +548,11 @@ function main(): void {
         records.push(record);
         if (req.headers.authorization !== `Bearer ${token}`) throw new ScimFailure(401, 'bad bearer token');
         if (size > MAX_BODY_BYTES) throw new ScimFailure(413, 'body too large');
+        const allowed = rateLimit?.take(method, arrived);
+        if (allowed && !allowed.ok) {
+          res.setHeader('Retry-After', String(allowed.retryAfterSeconds));
+          throw new ScimFailure(429, `more than ${rateLimit?.perMinute} writes a minute`);
+        }
         let body: Json | undefined;
         if (chunks.length > 0) {
           try {
@@ -590,6 +599,12 @@ function main(): void {
   // The bench owns this process: when the bench goes away (stdin closes), so does the target.
   process.stdin.on('end', () => process.exit(0));
   process.stdin.resume();
+}
+
+function writeRateLimitFrom(setting: string | undefined): WriteRateLimit | undefined {
+  if (!setting) return undefined;
+  const [perMinute, burst] = setting.split('/').map(Number);
+  return new WriteRateLimit({ perMinute, burst, applies: 'writes' });
 }
 
 function patchOperations(body: Json | undefined): Json[] {

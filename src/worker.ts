@@ -7,6 +7,7 @@ import type { DirectoryStore } from './directory/store';
 import { openConfiguredDirectory } from './directory/openStore';
 import { createLogger } from './logger';
 import { loadKeyring } from './security/keys';
+import { RateLimiter } from './provisioning/rateLimiter';
 import { type TargetSettings, Targets } from './provisioning/targets';
 import type { ScimClientOptions } from './scim/client';
 import type { Keyring } from './security/keyring';
@@ -52,6 +53,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   const targets = new Targets(options.store, {
     onExchange: options.onScimExchange,
     settings: options.targetSettings,
+    pacer: new RateLimiter(options.store),
   });
   return Worker.create({
     connection: options.connection,

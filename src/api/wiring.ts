@@ -7,6 +7,7 @@ import type { Config } from '../config';
 import { DirectoryChanges } from '../directory/changes';
 import type { DirectoryStore } from '../directory/store';
 import type { Logger } from '../logger';
+import { RateLimiter } from '../provisioning/rateLimiter';
 import { Targets } from '../provisioning/targets';
 import type { Keyring } from '../security/keyring';
 import { ReconcileSchedules } from '../temporal/schedules';
@@ -70,7 +71,7 @@ export async function createApiServer(options: {
       dispatcher,
       operations,
       temporal,
-      targets: new Targets(store, { settings: config.targets }),
+      targets: new Targets(store, { settings: config.targets, pacer: new RateLimiter(store) }),
       schedules,
     },
     {

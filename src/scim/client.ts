@@ -47,7 +47,7 @@ export interface ScimClientOptions {
    * Every request is sent through this gate (e.g. a per-app cap on requests in flight, shared by all the clients
    * made for that app); without one, requests go out at once.
    */
-  gate?: <T>(request: () => Promise<T>) => Promise<T>;
+  gate?: <T>(request: () => Promise<T>, call: { method: string; path: string }) => Promise<T>;
   /** Called once per HTTP exchange, for call counting and logs. Never receives credentials. */
   onExchange?: (exchange: {
     method: string;
@@ -210,12 +210,18 @@ export class ScimClient {
     return this.parse(scimUserSchema, await this.send('POST', '/Users', { data: user }));
   }
 
-  async patchUser(id: string, operations: PatchOperation[]): Promise<void> {
-    await this.send('PATCH', `/Users/${encodeURIComponent(id)}`, { data: patchRequest(operations) });
+  /** Answers the user as the app now holds it when the app sends it back (200), null when it does not (204). */
+  async patchUser(id: string, operations: PatchOperation[]): Promise<ScimUser | null> {
+    const response = await this.send('PATCH', `/Users/${encodeURIComponent(id)}`, {
+      data: patchRequest(operations),
+    });
+    return this.resourceIn(scimUserSchema, response);
   }
 
-  async replaceUser(id: string, user: ScimUserPayload): Promise<void> {
-    await this.send('PUT', `/Users/${encodeURIComponent(id)}`, { data: { ...user, id } });
+  /** Answers the user as the app now holds it when the app sends it back, null when it does not. */
+  async replaceUser(id: string, user: ScimUserPayload): Promise<ScimUser | null> {
+    const response = await this.send('PUT', `/Users/${encodeURIComponent(id)}`, { data: { ...user, id } });
+    return this.resourceIn(scimUserSchema, response);
   }
 
   async deleteUser(id: string): Promise<void> {
@@ -267,7 +273,9 @@ export class ScimClient {
     request: { params?: Record<string, unknown>; data?: unknown } = {},
   ): Promise<AxiosResponse> {
     const gate = this.options.gate;
-    return gate ? gate(() => this.sendNow(method, path, request)) : this.sendNow(method, path, request);
+    return gate
+      ? gate(() => this.sendNow(method, path, request), { method, path })
+      : this.sendNow(method, path, request);
   }
 
   private async sendNow(
@@ -337,6 +345,13 @@ export class ScimClient {
     }
     const reason = isAxiosError(error) ? (error.code ?? error.message) : String(error);
     return new ScimError('transient', `${method} ${path} failed: ${reason}`, { method, path });
+  }
+
+  /** The resource a write's answer carries, if it carries one (an empty or other body is not an error here). */
+  private resourceIn<T extends z.ZodTypeAny>(schema: T, response: AxiosResponse): z.infer<T> | null {
+    if (response.status === 204 || response.data === null || typeof response.data !== 'object') return null;
+    const result = schema.safeParse(response.data);
+    return result.success ? result.data : null;
   }
 
   private parse<T extends z.ZodTypeAny>(schema: T, response: AxiosResponse): z.infer<T> {
