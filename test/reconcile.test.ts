@@ -145,7 +145,7 @@ describe('reconcileApp: the app brought back in line with the directory', () => 
   it('a dry run sends no write at all and reports what it would do', async () => {
     const { app, users } = await provisionedApp('dry', ['dora', 'dan']);
     const [dora, dan] = users;
-    h.scim.updateUserDirectly(h.remoteUser(dora.userName)!.id, { title: 'Edited remotely' });
+    h.scim.updateUserDirectly(h.remoteUser(dora.userName)!.id, { displayName: 'Edited remotely' });
     h.scim.deleteUserDirectly(h.remoteUser(dan.userName)!.id);
     const before = h.scim.requests.length;
 
@@ -154,9 +154,9 @@ describe('reconcileApp: the app brought back in line with the directory', () => 
     expect(h.scim.requests.slice(before).filter((r) => r.method !== 'GET')).toEqual([]);
     expect(report).toMatchObject({ status: 'completed', dryRun: true });
     expect(report.counts).toMatchObject({ created: 1, updated: 1, membershipsFixed: 1, errors: 0 });
-    expect(names(report, 'updated')).toEqual([`${dora.userName}: title`]);
+    expect(names(report, 'updated')).toEqual([`${dora.userName}: displayName`]);
     expect(names(report, 'created')).toEqual([`${dan.userName}: re-create: gone from the app`]);
-    expect(h.remoteUser(dora.userName)?.title).toBe('Edited remotely');
+    expect(h.remoteUser(dora.userName)?.displayName).toBe('Edited remotely');
     expect(h.remoteUser(dan.userName)).toBeUndefined();
   });
 
@@ -437,7 +437,9 @@ describe('reconcileApp against a target without PATCH', () => {
 
   it('repairs with PUTs of what the target holds, keeping attributes and members scimflow does not manage', async () => {
     const app = await h.createApp({ name: 'No PATCH' });
-    const [uma, vic] = await Promise.all(['uma', 'vic'].map((n) => h.createUser(`${n}@noPatch.example`)));
+    const [uma, vic] = await Promise.all(
+      ['uma', 'vic'].map((n) => h.createUser(`${n}@noPatch.example`, { title: 'Pilot' })),
+    );
     const group = await h.ok<{ id: string }>('POST', '/api/groups', {
       displayName: 'Crew',
       memberIds: [uma.id, vic.id],
@@ -461,7 +463,7 @@ describe('reconcileApp against a target without PATCH', () => {
     const writes = h.writesSince(before);
     expect(writes.map((w) => w.method)).not.toContain('PATCH');
     expect(h.remoteUser(uma.userName)).toMatchObject({ nickName: 'Kept' });
-    expect(h.remoteUser(uma.userName)?.title).toBeUndefined();
+    expect(h.remoteUser(uma.userName)?.title).toBe('Pilot');
     const repaired = h.scim.groups().find((g) => g.id === crew.id);
     expect(repaired?.displayName).toBe('Crew');
     expect((repaired?.members ?? []).map((m) => m.value).sort()).toEqual(

@@ -9,6 +9,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { DeletionsNeedConfirmationError, DuplicateError, UnknownReferenceError } from '../directory/errors';
+import { ProfileConflictError } from '../provisioning/profiles';
 import type { Logger } from '../logger';
 import type { ApiContext } from './context';
 import { appRoutes } from './routes/apps';
@@ -107,6 +108,11 @@ export async function buildApi(
       return reply
         .code(409)
         .send({ error: 'deletions-need-confirmation', message: error.message, apps: error.apps });
+    }
+    if (error instanceof ProfileConflictError) {
+      return reply
+        .code(400)
+        .send({ error: 'profile-conflict', message: error.message, problems: error.problems });
     }
     if (error instanceof DuplicateError)
       return reply.code(409).send({ error: 'conflict', message: error.message });

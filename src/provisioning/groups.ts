@@ -333,7 +333,7 @@ export class GroupProvisioning {
     const already = new Set(await this.store.remoteGroupIdsOfUser(appId, userId));
     const target = this.targets.connect(app);
     // A PUT sends the whole member list: a target without PATCH has the group's membership synced instead.
-    const patch = (await target.capabilities()).patch;
+    const patch = await target.patches('groups');
     const links = await this.store.getLinks(appId, 'Group', [...new Set([...groupIds, ...inFlight])]);
     const send = async (groupLink: RemoteLink, change: { add: string[]; remove: string[] }) => {
       const group = { id: groupLink.localId, displayName: String(groupLink.lastPushed?.displayName ?? '') };

@@ -1,11 +1,76 @@
 import { nameKey } from '../directory/names';
-import { type DirectoryUser, type UserAttributes, userAttributesSchema } from '../directory/model';
+import {
+  type AttributeMapping,
+  type DirectorySource,
+  type DirectoryUser,
+  type UserAttributes,
+  userAttributesSchema,
+} from '../directory/model';
+import { extensionSchemaOf, pathKeys } from '../scim/diff';
+import { profiles } from './profiles';
 import { SCIM_SCHEMAS, type ScimGroupPayload, type ScimUser, type ScimUserPayload } from '../scim/schemas';
 
+/** RFC 7643 §4.1.2's canonical `type`s of e-mails and phone numbers: sent in their canonical (lower) case. */
+const CANONICAL_TYPES = new Set(['work', 'home', 'other', 'mobile', 'fax', 'pager']);
+
+function canonicalTypes<T extends { type?: string }>(values: T[] | undefined): T[] | undefined {
+  return values?.map((value) =>
+    value.type && CANONICAL_TYPES.has(value.type.toLowerCase())
+      ? { ...value, type: value.type.toLowerCase() }
+      : value,
+  );
+}
+
+/** The value a directory source gives for one user; undefined when the user has none. */
+function sourceValue(
+  user: DirectoryUser,
+  source: DirectorySource,
+  managerRemoteId: string | undefined,
+): unknown {
+  const primaryOf = (values: { value: string; type?: string; primary?: boolean }[] | undefined) => {
+    const primary = values?.find((value) => value.primary) ?? values?.[0];
+    return primary ? canonicalTypes([{ ...primary, primary: true }]) : undefined;
+  };
+  switch (source) {
+    case 'givenName':
+      return user.name?.givenName;
+    case 'familyName':
+      return user.name?.familyName;
+    case 'formattedName':
+      return user.name?.formatted;
+    case 'emails':
+      return user.emails?.length ? canonicalTypes(user.emails) : undefined;
+    case 'primaryEmail':
+      return primaryOf(user.emails);
+    case 'phoneNumbers':
+      return user.phoneNumbers?.length ? canonicalTypes(user.phoneNumbers) : undefined;
+    case 'primaryPhoneNumber':
+      return primaryOf(user.phoneNumbers);
+    case 'manager':
+      return managerRemoteId ? { value: managerRemoteId } : undefined;
+    case 'displayNameOrName': {
+      const parts = [user.name?.givenName, user.name?.familyName].filter(Boolean).join(' ');
+      return user.displayName || user.name?.formatted || parts || user.userName;
+    }
+    default:
+      return user[source];
+  }
+}
+
+function setPath(resource: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = pathKeys(path);
+  let parent = resource;
+  for (const key of keys.slice(0, -1)) {
+    parent[key] = (parent[key] as Record<string, unknown> | undefined) ?? {};
+    parent = parent[key] as Record<string, unknown>;
+  }
+  parent[keys.at(-1) as string] = value;
+}
+
 /**
- * How a directory record becomes a SCIM resource: decided here and nowhere else.
- * `externalId` carries the directory id, so a target (and a later lookup by externalId) can tell which
- * directory record an object belongs to.
+ * How a directory record becomes a SCIM resource: decided here and nowhere else, by the app's attribute mapping
+ * (SCIM path → directory source; its profile's by default, see profiles.ts). `externalId` carries the directory
+ * id, so a target (and a later lookup by externalId) can tell which directory record an object belongs to.
  */
 export function desiredScimUser(
   user: DirectoryUser,
@@ -16,28 +81,23 @@ export function desiredScimUser(
     /** Permission keys, when the app receives entitlements (its `permissions` switch); left out otherwise. */
     entitlements?: string[];
   } = {},
+  mapping: AttributeMapping = profiles.generic.mapping,
 ): ScimUserPayload {
-  const enterprise = Object.fromEntries(
-    Object.entries({
-      employeeNumber: user.employeeNumber,
-      department: user.department,
-      manager: related.managerRemoteId ? { value: related.managerRemoteId } : undefined,
-    }).filter(([, value]) => value !== undefined),
-  );
   const payload: ScimUserPayload = {
-    schemas: Object.keys(enterprise).length
-      ? [SCIM_SCHEMAS.user, SCIM_SCHEMAS.enterpriseUser]
-      : [SCIM_SCHEMAS.user],
+    schemas: [SCIM_SCHEMAS.user],
     userName: user.userName,
     externalId: user.id,
-    active: user.active,
   };
-  if (user.name && Object.values(user.name).some(Boolean)) payload.name = user.name;
-  if (user.displayName) payload.displayName = user.displayName;
-  if (user.title) payload.title = user.title;
-  if (user.emails?.length) payload.emails = user.emails;
-  if (user.phoneNumbers?.length) payload.phoneNumbers = user.phoneNumbers;
-  if (Object.keys(enterprise).length) payload[SCIM_SCHEMAS.enterpriseUser] = enterprise;
+  const extensions = new Set<string>();
+  for (const [path, source] of Object.entries(mapping)) {
+    if (!source || path === 'userName' || path === 'externalId') continue;
+    const value = sourceValue(user, source, related.managerRemoteId);
+    if (value === undefined || value === '') continue;
+    setPath(payload, path, value);
+    const extension = extensionSchemaOf(path);
+    if (extension) extensions.add(extension);
+  }
+  payload.schemas.push(...[...extensions].sort());
   if (related.roles) payload.roles = related.roles.map((value) => ({ value }));
   if (related.entitlements) payload.entitlements = related.entitlements.map((value) => ({ value }));
   return payload;

@@ -69,8 +69,10 @@ export function refusedForGood(error: unknown): error is ScimError {
 }
 
 /**
- * Writes a remote user: PATCH with `operations` when the app supports it; otherwise the user as the target holds
- * it (as found, or read now), changed by `replacementOf`, PUT back.
+ * Writes a remote user: PATCH with `operations` when the app takes PATCH for it; otherwise the user as the target
+ * holds it (as found, or read now), changed by `replacementOf`, PUT back. `activation`: the write sets `active`
+ * alone, which a profile may PATCH even when it PUTs other changes (Okta). Answers the user as the app then holds
+ * it, when its answer carries it.
  */
 export async function updateRemoteUser(
   target: Target,
@@ -78,13 +80,16 @@ export async function updateRemoteUser(
   operations: PatchOperation[],
   replacementOf: (current: Record<string, unknown>) => Record<string, unknown>,
   asFound?: Record<string, unknown>,
-): Promise<void> {
-  if ((await target.capabilities()).patch) {
-    await target.client.patchUser(remoteId, operations);
-    return;
-  }
+  options: { activation?: boolean } = {},
+): Promise<Record<string, unknown> | null> {
+  const patches =
+    (await target.patches('users')) ||
+    (options.activation === true &&
+      target.profile.activeWrite === 'value-object' &&
+      (await target.capabilities()).patch);
+  if (patches) return target.client.patchUser(remoteId, operations);
   const { meta: _meta, ...current } = asFound ?? (await target.client.getUser(remoteId));
-  await target.client.replaceUser(remoteId, replacementOf(current) as ScimUserPayload);
+  return target.client.replaceUser(remoteId, replacementOf(current) as ScimUserPayload);
 }
 
 /** Renames a remote group: PATCH, or a PUT that keeps the members the group holds (as found, or read now). */
@@ -94,7 +99,7 @@ export async function renameRemoteGroup(
   group: { id: string; displayName: string },
   asFoundMembers?: string[],
 ): Promise<void> {
-  if ((await target.capabilities()).patch) {
+  if (await target.patches('groups')) {
     await target.client.patchGroup(remoteId, [
       { op: 'replace', path: 'displayName', value: group.displayName },
     ]);
@@ -120,7 +125,7 @@ export interface MemberWrite {
 }
 
 /**
- * The requests that make a member change: PATCHes of at most the app's `membershipBatchSize` members (adds first),
+ * The requests that make a member change: PATCHes of at most the profile's `membershipBatchSize` members (adds first),
  * or, for a target without PATCH, one PUT of the members the group holds (as found, or read when sent) with the
  * change applied, so members scimflow does not manage stay.
  */
@@ -131,13 +136,14 @@ export async function memberWrites(
   change: MemberChange,
   asFoundMembers?: string[],
 ): Promise<MemberWrite[]> {
-  const { client, app } = target;
-  if ((await target.capabilities()).patch) {
-    const size = app.membershipBatchSize;
+  const { client, profile } = target;
+  if (await target.patches('groups')) {
+    const size = profile.membershipBatchSize;
     const patch = (add: string[], remove: string[]): MemberWrite => ({
       add,
       remove,
-      send: () => client.patchGroup(remoteId, membershipPatchBatches(add, remove, size)[0]),
+      send: () =>
+        client.patchGroup(remoteId, membershipPatchBatches(add, remove, size, profile.memberRemoval)[0]),
     });
     return [
       ...slices(change.add, size).map((add) => patch(add, [])),

@@ -2,7 +2,10 @@ import { Limiter } from './concurrency';
 import { RecordGoneError } from './errors';
 import { RemoteIndex } from './remoteIndex';
 import { DEFAULT_MAX_RESPONSE_BYTES, ScimClient, type ScimClientOptions } from '../scim/client';
+import type { UserWriteRules } from '../scim/diff';
 import type { ServiceProviderConfig } from '../scim/schemas';
+import { type AppProfile, effectiveProfile, userWriteRulesOf } from './profiles';
+import { inFlightFor } from './rateLimiter';
 import { assessTarget, type HostResolver, type TargetPolicy, type TargetRefusal } from '../scim/targetPolicy';
 import type { AppInput, DirectoryApp } from '../directory/model';
 import type { DirectoryStore } from '../directory/store';
@@ -26,6 +29,14 @@ export function capabilitiesFrom(config: ServiceProviderConfig): TargetCapabilit
 }
 
 const CAPABILITIES_TTL_MS = 10 * 60_000;
+
+/**
+ * Sends an app's requests no faster than its rate limit allows (see `effectiveProfile`), and holds them all back
+ * while the app asks for a pause (a 429's Retry-After). `call` is the request about to be sent.
+ */
+export interface RequestPacer {
+  send<T>(app: DirectoryApp, call: { method: string; path: string }, request: () => Promise<T>): Promise<T>;
+}
 
 /**
  * SCIM requests one process keeps in flight towards one app, whatever asks (every activity of a worker). Assigning
@@ -55,8 +66,14 @@ const STRICT_SETTINGS: TargetSettings = {
  */
 export interface Target {
   app: DirectoryApp;
+  /** The app's profile with its own settings over it: batch sizes, PATCH or PUT, mapping, rate limit. */
+  profile: AppProfile;
+  /** The attributes scimflow manages on the app's users, and which its switches let it write. */
+  userRules: UserWriteRules;
   client: ScimClient;
   capabilities(): Promise<TargetCapabilities>;
+  /** Whether users (or groups) are changed with PATCH: the app supports it and its profile uses it. */
+  patches(resource: 'users' | 'groups'): Promise<boolean>;
 }
 
 /**
@@ -81,6 +98,7 @@ export class Targets {
   private readonly onExchange?: ScimClientOptions['onExchange'];
   private readonly settings: TargetSettings;
   private readonly resolveHost?: HostResolver;
+  private readonly pacer?: RequestPacer;
 
   constructor(
     private readonly store: DirectoryStore,
@@ -91,8 +109,11 @@ export class Targets {
       resolveHost?: HostResolver;
       /** Requests in flight per app in this process (`MAX_REQUESTS_IN_FLIGHT_PER_APP` by default). */
       maxRequestsInFlightPerApp?: number;
+      /** Paces each app's requests to its rate limit, across processes (`RateLimiter`); none: no pacing. */
+      pacer?: RequestPacer;
     } = {},
   ) {
+    this.pacer = options.pacer;
     this.maxInFlight = options.maxRequestsInFlightPerApp ?? MAX_REQUESTS_IN_FLIGHT_PER_APP;
     this.onExchange = options.onExchange;
     this.settings = options.settings ?? STRICT_SETTINGS;
@@ -147,7 +168,8 @@ export class Targets {
       resolveHost: this.resolveHost,
       maxResponseBytes: this.settings.maxResponseBytes,
       onExchange: this.onExchange,
-      gate: (request) => requests.run(request),
+      gate: (request, call) =>
+        requests.run(() => (this.pacer ? this.pacer.send(app, call, request) : request())),
     });
   }
 
@@ -166,7 +188,8 @@ export class Targets {
   }
 
   private of(app: DirectoryApp) {
-    const key = `${app.id} ${app.baseUrl}`;
+    const { rateLimit } = effectiveProfile(app);
+    const key = `${app.id} ${app.baseUrl} ${JSON.stringify(rateLimit)}`;
     let state = this.perApp.get(key);
     // A listing is keyed by the match attribute it was made for: a change of setting starts a new one.
     if (state && state.matchAttribute !== app.userMatchAttribute) {
@@ -176,7 +199,11 @@ export class Targets {
     if (!state) {
       state = {
         requests: new Limiter(this.maxInFlight),
-        creations: new Limiter(this.maxInFlight),
+        // A creation holds its claim while its POST waits for a slot: under a rate limit, only as many creations
+        // start as can be sent within seconds, so no claim is held near the time another path may take it over.
+        creations: new Limiter(
+          rateLimit ? Math.min(this.maxInFlight, inFlightFor(rateLimit)) : this.maxInFlight,
+        ),
         index: new RemoteIndex(this.store),
         matchAttribute: app.userMatchAttribute,
       };
@@ -187,8 +214,19 @@ export class Targets {
 
   connect(app: DirectoryApp): Target {
     const client = this.clientFor(app);
+    const profile = effectiveProfile(app);
     let known: TargetCapabilities | undefined;
-    return { app, client, capabilities: async () => (known ??= await this.capabilities(app, client)) };
+    const capabilities = async () => (known ??= await this.capabilities(app, client));
+    return {
+      app,
+      profile,
+      userRules: userWriteRulesOf(app),
+      client,
+      capabilities,
+      patches: async (resource) =>
+        (resource === 'users' ? profile.userUpdates : profile.groupUpdates) === 'patch' &&
+        (await capabilities()).patch,
+    };
   }
 
   private async capabilities(app: DirectoryApp, client: ScimClient): Promise<TargetCapabilities> {

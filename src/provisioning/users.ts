@@ -2,10 +2,18 @@ import { CreationInProgressError, RecordGoneError } from './errors';
 import type { DirectoryApp, EffectiveAccess, ProvisioningSwitches } from '../directory/model';
 import { isUserInAppScope } from '../directory/scope';
 import type { DirectoryStore } from '../directory/store';
-import { type AttributeSelection, replacementUser, userPatchOperations } from '../scim/diff';
+import {
+  activeOperation,
+  adoptedState,
+  type AppManagedValues,
+  appManagedAfterWrite,
+  replacementUser,
+  userPatchOperations,
+} from '../scim/diff';
 import type { ScimUser, ScimUserPayload } from '../scim/schemas';
 import { Links, NoLongerWantedError, userKey } from './links';
 import { desiredScimUser, directoryMatchKey, userMatch } from './mapping';
+import { effectiveProfile } from './profiles';
 import type { RemoteListing } from './remoteIndex';
 import { createOrAdopt, deleteLinked, unlessGone, updateRemoteUser } from './remoteWrites';
 import type { Target, Targets } from './targets';
@@ -90,9 +98,19 @@ export class UserProvisioning {
     if (!match) return null;
     const remote = await this.targets.clientFor(app).findUser(match.attribute, match.value);
     if (!remote) return null;
-    // The remote state as found is what later diffs start from, so adoption writes only what differs.
-    await this.links.synced(userKey(appId, userId), remote.id, remote);
+    await this.adopt(app, userId, remote);
     return { remoteId: remote.id, adopted: true };
+  }
+
+  /**
+   * Links a remote user found by the match attribute. Its state as found is what later diffs start from, so
+   * adoption writes only what differs — and only what the directory has a value for counts as written: what the
+   * app holds and the directory never had stays the app's.
+   */
+  private async adopt(app: DirectoryApp, userId: string, remote: ScimUser): Promise<void> {
+    const desired = (await this.desiredStates(app, [userId])).get(userId) as ScimUserPayload;
+    const rules = this.targets.connect(app).userRules;
+    await this.links.synced(userKey(app.id, userId), remote.id, adoptedState(remote, desired, rules));
   }
 
   /**
@@ -124,7 +142,7 @@ export class UserProvisioning {
       if (!listing) return this.findAndLink(app.id, userId);
       const remote = listing.take(directoryMatchKey(app.userMatchAttribute, user), userId);
       if (!remote) return null;
-      await this.links.synced(key, remote.id, remote);
+      await this.adopt(app, userId, remote);
       return { remoteId: remote.id, adopted: true };
     };
     if (!app.provisioning.createUsers) return { outcome: (await lookUp()) ? 'adopted' : 'skipped' };
@@ -140,6 +158,7 @@ export class UserProvisioning {
               const desired = (await this.desiredStates(app, [userId])).get(userId) as ScimUserPayload;
               const created = await target.client.createUser(desired);
               await this.links.synced(key, created.id, desired);
+              await this.noteAppManaged(target, userId, created, desired, 'created');
               return { remoteId: created.id, adopted: false };
             },
           }),
@@ -177,6 +196,7 @@ export class UserProvisioning {
       create: async () => {
         const created = await target.client.createUser(desired);
         await this.links.synced(key, created.id, desired);
+        await this.noteAppManaged(target, userId, created, desired, 'created');
         return { remoteId: created.id, adopted: false };
       },
     });
@@ -199,19 +219,61 @@ export class UserProvisioning {
     const { app, desired } = await this.desired(appId, userId);
     const link = await this.store.getLink(appId, 'User', userId);
     if (!link?.remoteId) throw new Error(`user ${userId} has no remote link in app ${appId}`);
-    const selection = attributeSelectionOf(app);
+    const target = this.targets.connect(app);
+    const rules = target.userRules;
     const lastPushed = link.lastPushed ?? {};
-    const operations = userPatchOperations(lastPushed, desired, selection);
+    const appManaged = (await this.appManagedValues(appId, [userId])).get(userId);
+    const operations = userPatchOperations(lastPushed, desired, rules, { appManaged });
     if (operations.length === 0) {
       if (link.status !== 'synced') await this.links.synced(link, link.remoteId, link.lastPushed);
       return { written: false, operations: 0 };
     }
-    await updateRemoteUser(this.targets.connect(app), link.remoteId, operations, (current) =>
-      replacementUser(current, desired, selection),
+    const answer = await updateRemoteUser(target, link.remoteId, operations, (current) =>
+      replacementUser(current, desired, rules, { written: lastPushed, appManaged }),
     );
     // What the target now holds: the selected attributes as desired, the others as they were.
-    await this.links.synced(link, link.remoteId, replacementUser(lastPushed, desired, selection));
+    await this.links.synced(link, link.remoteId, replacementUser(lastPushed, desired, rules, { appManaged }));
+    await this.noteAppManaged(
+      target,
+      userId,
+      answer,
+      desired,
+      operations.map((operation) => operation.path as string),
+    );
     return { written: true, operations: operations.length };
+  }
+
+  /**
+   * After a write the app answered with the user as it now holds it: every written attribute it holds otherwise
+   * is recorded as app-managed for this user (see `appManagedAfterWrite`), and not written again while the
+   * directory wants the same value. No answer (a 204): nothing is learnt here; reconciliation reads it back.
+   */
+  async noteAppManaged(
+    target: Target,
+    userId: string,
+    answer: Record<string, unknown> | null,
+    desired: ScimUserPayload,
+    writtenPaths: string[] | 'created',
+  ): Promise<number> {
+    if (!answer) return 0;
+    const findings = appManagedAfterWrite(answer, desired, target.userRules, writtenPaths);
+    if (findings.length === 0) return 0;
+    await this.store.recordAppManagedAttributes(
+      target.app.id,
+      findings.map((finding) => ({ resourceType: 'User' as const, localId: userId, ...finding })),
+    );
+    return findings.length;
+  }
+
+  /** The values each user's app manages itself (attribute → fingerprint), by user id. */
+  async appManagedValues(appId: string, userIds: string[]): Promise<Map<string, AppManagedValues>> {
+    const recorded = await this.store.appManagedAttributesOf(appId, 'User', userIds);
+    return new Map(
+      [...recorded].map(([userId, attributes]) => [
+        userId,
+        new Map(attributes.map((attribute) => [attribute.attribute, attribute.wanted])),
+      ]),
+    );
   }
 
   /**
@@ -227,7 +289,7 @@ export class UserProvisioning {
       asFound?: Record<string, unknown>;
     } = {},
   ): Promise<{ written: boolean; gone: boolean }> {
-    const app = await this.targets.app(appId);
+    const target = this.targets.connect(await this.targets.app(appId));
     const link = await this.store.getLink(appId, 'User', userId);
     const remoteId = link?.remoteId;
     if (!link || !remoteId) return { written: false, gone: false };
@@ -238,11 +300,12 @@ export class UserProvisioning {
     if (alreadyDone && !options.asFound) return { written: false, gone: false };
     const outcome = await unlessGone(() =>
       updateRemoteUser(
-        this.targets.connect(app),
+        target,
         remoteId,
-        [{ op: 'replace', path: 'active', value: false }],
+        [activeOperation(false, target.profile.activeWrite)],
         (current) => ({ ...current, active: false }),
         options.asFound,
+        { activation: true },
       ),
     );
     if (outcome === 'gone') {
@@ -265,17 +328,22 @@ export class UserProvisioning {
     const access =
       roles || permissions ? await this.store.effectiveAccess(userIds) : new Map<string, EffectiveAccess>();
     const assigned = permissions ? new Set(await this.store.appPermissionKeys(app.id)) : new Set<string>();
+    const { mapping } = effectiveProfile(app);
     return new Map(
       users.map((user) => [
         user.id,
-        desiredScimUser(user, {
-          managerRemoteId: (user.manager && managerLinks.get(user.manager)) || undefined,
-          roles: roles ? (access.get(user.id)?.roles ?? []) : undefined,
-          // Only permissions assigned to the app ever reach it ("Assign Permissions"; none assigned, none sent).
-          entitlements: permissions
-            ? (access.get(user.id)?.permissions ?? []).filter((key) => assigned.has(key))
-            : undefined,
-        }),
+        desiredScimUser(
+          user,
+          {
+            managerRemoteId: (user.manager && managerLinks.get(user.manager)) || undefined,
+            roles: roles ? (access.get(user.id)?.roles ?? []) : undefined,
+            // Only permissions assigned to the app ever reach it ("Assign Permissions"; none assigned, none sent).
+            entitlements: permissions
+              ? (access.get(user.id)?.permissions ?? []).filter((key) => assigned.has(key))
+              : undefined,
+          },
+          mapping,
+        ),
       ]),
     );
   }
@@ -313,11 +381,4 @@ export class UserProvisioning {
   }
 }
 
-/** Which managed attributes the app's switches let scimflow write: core attributes, roles, entitlements. */
-export function attributeSelectionOf(app: Pick<DirectoryApp, 'provisioning'>): AttributeSelection {
-  return {
-    core: app.provisioning.updateUsers,
-    roles: app.provisioning.roles ?? false,
-    entitlements: app.provisioning.permissions ?? false,
-  };
-}
+export { attributeSelectionOf } from './profiles';

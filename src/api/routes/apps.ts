@@ -6,10 +6,17 @@ import {
   type DirectoryApp,
   withoutSecrets,
 } from '../../directory/model';
+import { z } from 'zod';
 import { checkConnection } from '../../provisioning/connectionCheck';
+import { assertFitsProfile, effectiveProfile } from '../../provisioning/profiles';
 import { type TargetRefusal, withoutUrlCredentials } from '../../scim/targetPolicy';
 import type { ApiContext } from '../context';
 import { appGroupParams, confirmDeletionsQuery, idParams, NotFoundError } from '../schemas';
+
+const appManagedQuery = z.object({
+  /** Comma-separated attribute paths; all of the app's when left out. */
+  attribute: z.string().max(2048).optional(),
+});
 
 /** The 400 for a baseUrl the target policy refuses; nothing is stored. */
 const unsafeTarget = (refusal: TargetRefusal) => ({
@@ -25,11 +32,29 @@ export function appRoutes({ store, apply, targets, schedules }: ApiContext): Fas
     baseUrl: withoutUrlCredentials(app.baseUrl),
     allowPrivateNetwork: app.allowPrivateNetwork ?? false,
   });
-  const view = async (app: DirectoryApp) => ({
-    ...shown(app),
-    assignedGroupIds: await store.assignedGroupIds(app.id),
-    permissionKeys: await store.appPermissionKeys(app.id),
-  });
+  const view = async (app: DirectoryApp) => {
+    const profile = effectiveProfile(app);
+    return {
+      ...shown(app),
+      profile: profile.name,
+      // What the profile and the app's own settings make of it: what every write follows.
+      effective: {
+        membershipBatchSize: profile.membershipBatchSize,
+        memberRemoval: profile.memberRemoval,
+        userUpdates: profile.userUpdates,
+        groupUpdates: profile.groupUpdates,
+        activeWrite: profile.activeWrite,
+        deletesUsers: profile.deletesUsers,
+        groupMembersReadable: profile.groupMembersReadable,
+        rateLimit: profile.rateLimit,
+        attributeMapping: profile.mapping,
+      },
+      // Attributes the app keeps its own way on some of its objects, which scimflow therefore no longer writes there.
+      appManagedAttributes: await store.appManagedSummary(app.id),
+      assignedGroupIds: await store.assignedGroupIds(app.id),
+      permissionKeys: await store.appPermissionKeys(app.id),
+    };
+  };
   const requireApp = async (id: string) => {
     const app = await store.getApp(id);
     if (!app) throw new NotFoundError('app', id);
@@ -40,6 +65,7 @@ export function appRoutes({ store, apply, targets, schedules }: ApiContext): Fas
     api.post('/api/apps', { schema: { body: appInputSchema, tags: ['apps'] } }, async (request, reply) => {
       const refusal = await targets.refusal(request.body);
       if (refusal) return reply.code(400).send(unsafeTarget(refusal));
+      assertFitsProfile(request.body);
       const app = await store.createApp(request.body);
       await schedules.upsert(app);
       return reply.code(201).send({ ...(await view(app)), operations: [] });
@@ -73,6 +99,7 @@ export function appRoutes({ store, apply, targets, schedules }: ApiContext): Fas
           if (!before) throw new NotFoundError('app', id);
           const app = await tx.updateApp(id, request.body);
           if (!app) throw new NotFoundError('app', id);
+          assertFitsProfile(app);
           // Switching roles or permissions on (or off) brings every user's roles and entitlements in line.
           const switched =
             Boolean(before.provisioning.roles) !== app.provisioning.roles ||
@@ -166,7 +193,37 @@ export function appRoutes({ store, apply, targets, schedules }: ApiContext): Fas
 
     api.get('/api/apps/:id/links', { schema: { params: idParams, tags: ['apps'] } }, async (request) => {
       const app = await requireApp(request.params.id);
-      return { items: await store.listLinks(app.id) };
+      const links = await store.listLinks(app.id);
+      const appManaged = await store.appManagedAttributesOf(
+        app.id,
+        'User',
+        links.filter((link) => link.resourceType === 'User').map((link) => link.localId),
+      );
+      return {
+        items: links.map((link) => ({
+          ...link,
+          // Which attributes of this object the app keeps its own way, and how (values are not shown).
+          appManaged:
+            (link.resourceType === 'User' ? appManaged.get(link.localId) : undefined)?.map(
+              ({ attribute, reason, detectedAt }) => ({ attribute, reason, detectedAt }),
+            ) ?? [],
+        })),
+      };
     });
+
+    // Forgets what the app was seen to manage itself (all of it, or the attributes named), so that scimflow writes
+    // those attributes again — after the app's behaviour or the mapping changed. The next reconciliation writes them.
+    api.delete(
+      '/api/apps/:id/app-managed-attributes',
+      { schema: { params: idParams, querystring: appManagedQuery, tags: ['apps'] } },
+      async (request) => {
+        const app = await requireApp(request.params.id);
+        const attributes = request.query.attribute
+          ?.split(',')
+          .map((name) => name.trim())
+          .filter(Boolean);
+        return { forgotten: await store.forgetAppManagedAttributes(app.id, { attributes }) };
+      },
+    );
   };
 }

@@ -64,6 +64,11 @@ export function appQueries(db: Db, keyring: Keyring): AppStore {
           provisioning: { ...current.provisioning, ...patch.provisioning },
           reconcile: mergeReconcileSettings(current.reconcile, patch.reconcile),
           auth: patch.auth ?? current.auth,
+          // null clears the app's own batch size: the profile's applies again.
+          membershipBatchSize:
+            patch.membershipBatchSize === null
+              ? undefined
+              : (patch.membershipBatchSize ?? current.membershipBatchSize),
           updatedAt: now(),
         };
         const { id: _id, auth: _a, createdAt: _c, updatedAt, ...settings } = next;

@@ -83,8 +83,8 @@ export async function classifyGroup(
 }
 
 /**
- * A group's member ids as the app holds them. Some targets leave members out of list responses (AWS IAM
- * Identity Center) or answer `members: null`; such a group is read on its own, but only when the directory
+ * A group's member ids as the app holds them. Some targets leave members out of list responses or answer
+ * `members: null`; such a group is read on its own, but only when the directory
  * expects members in it, so an empty group costs no call.
  */
 async function membersHeld(
@@ -94,6 +94,14 @@ async function membersHeld(
   group: DirectoryGroup,
   progress: Progress,
 ): Promise<string[]> {
+  if (!view.target.profile.groupMembersReadable) {
+    // The app never shows members (AWS IAM Identity Center): the members scimflow wrote stand for them. A member
+    // added or removed in the app itself is not seen.
+    return (await store.remoteMemberIds(view.app.id, group.id)).flatMap((userId) => {
+      const remoteId = view.userLinks.get(userId)?.remoteId;
+      return remoteId ? [remoteId] : [];
+    });
+  }
   if (Array.isArray(remote.members)) return remote.members.map((member) => member.value);
   const expected =
     group.memberIds.some((userId) => view.userLinks.get(userId)?.remoteId) ||

@@ -38,11 +38,15 @@ export function classifyUser(
   if (busy.users.has(localId))
     return item('User', remote.id, { ...base, action: 'deferred', detail: deferredDetail });
   if (desired) {
-    // Every managed difference is reported; only those the app's switches allow are written.
-    const differs = userPatchOperations(remote, desired, { ...view.selection, core: true }).map(
-      (o) => o.path,
-    );
-    const writable = userPatchOperations(remote, desired, view.selection).map((o) => o.path);
+    // Every managed difference is reported; only those the app's switches allow are written. What scimflow never
+    // wrote is never removed (an adopted user: nothing yet), nor is a value the app keeps its own way.
+    const diff = {
+      written: adopted ? {} : (view.userLinks.get(localId)?.lastPushed ?? {}),
+      appManaged: view.appManaged.get(localId),
+    };
+    const everything = { ...view.rules, selection: { ...view.rules.selection, core: true } };
+    const differs = userPatchOperations(remote, desired, everything, diff).map((o) => o.path);
+    const writable = userPatchOperations(remote, desired, view.rules, diff).map((o) => o.path);
     const unwritten = differs.filter((path) => !writable.includes(path));
     if (adopted) {
       // Found by the app's match attribute, as provisionUser would: link it instead of creating a duplicate.
@@ -56,7 +60,7 @@ export function classifyUser(
       // The app matches; the link only catches up when it remembers something else.
       const stale =
         link.status !== 'synced' ||
-        userPatchOperations(link.lastPushed ?? {}, desired, view.selection).length > 0;
+        userPatchOperations(link.lastPushed ?? {}, desired, view.rules, diff).length > 0;
       return item('User', remote.id, { ...base, action: 'unchanged', state: stale ? 'planned' : 'noted' });
     }
     if (writable.length === 0) {

@@ -1,5 +1,5 @@
 import type { ReconciliationItem } from '../../directory/store';
-import { replacementUser, userPatchOperations } from '../../scim/diff';
+import { adoptedState, type DiffOptions, replacementUser, userPatchOperations } from '../../scim/diff';
 import type { PatchOperation, ScimUser, ScimUserPayload } from '../../scim/schemas';
 import { runLimited } from '../concurrency';
 import { CreationInProgressError } from '../errors';
@@ -85,11 +85,13 @@ async function createUser(
   if (planned.remote) {
     // Adopted as found: linked to what the app holds, then only what differs is written.
     const remote = planned.remote as ScimUser;
-    await links.synced(key, remote.id, remote);
-    const operations = userPatchOperations(remote, desired, view.selection);
+    const adopted = adoptedState(remote, desired, view.rules);
+    await links.synced(key, remote.id, adopted);
+    const diff = { written: {}, appManaged: view.appManaged.get(key.localId) };
+    const operations = userPatchOperations(remote, desired, view.rules, diff);
     if (operations.length) {
-      await writeUser(pass, remote, operations, desired);
-      await links.synced(key, remote.id, replacementUser(remote, desired, view.selection));
+      await writeUser(pass, key.localId, remote, operations, desired, diff);
+      await links.synced(key, remote.id, replacementUser(adopted, desired, view.rules, diff));
     }
     const wrote = operations.map((o) => o.path).join(', ');
     return { ...planned, state: 'done', detail: operations.length ? `adopted; wrote ${wrote}` : 'adopted' };
@@ -119,15 +121,19 @@ async function updateUser(
   const { services, view } = pass;
   const remote = planned.remote as ScimUser;
   if (!desired) return noted(planned, 'skipped', 'left the scope meanwhile');
-  const operations = userPatchOperations(remote, desired, view.selection);
+  const localId = planned.localId as string;
+  const lastPushed = view.userLinks.get(localId)?.lastPushed ?? {};
+  const diff = { written: lastPushed, appManaged: view.appManaged.get(localId) };
+  const operations = userPatchOperations(remote, desired, view.rules, diff);
   if (operations.length === 0) return noted(planned, 'unchanged');
-  if ((await unlessGone(() => writeUser(pass, remote, operations, desired))) === 'gone') {
+  const write = () => writeUser(pass, localId, remote, operations, desired, diff);
+  if ((await unlessGone(write)) === 'gone') {
     // Deleted in the app since the page was read: create it anew.
     const detail = 're-create: gone from the app';
     return createUser(pass, { ...planned, action: 'create', remote: null, detail }, desired);
   }
-  const written = replacementUser(remote, desired, view.selection);
-  await services.links.synced(userKey(view.app.id, planned.localId as string), remote.id, written);
+  const written = replacementUser(lastPushed, desired, view.rules, diff);
+  await services.links.synced(userKey(view.app.id, localId), remote.id, written);
   return { ...planned, state: 'done', detail: operations.map((operation) => operation.path).join(', ') };
 }
 
@@ -149,15 +155,27 @@ async function deprovisionUser(
   return { ...planned, state: 'done', detail: 'deactivated' };
 }
 
-/** The user as the page showed it, with the managed attributes set: only the differences, or a PUT of it. */
+/**
+ * The user as the page showed it, with the managed attributes set: only the differences, or a PUT of it. What the
+ * app then holds — its answer, or a read when it answered without the user — shows which written values it did
+ * not keep: those are recorded as app-managed, so the next run does not write them again.
+ */
 async function writeUser(
-  { view, progress }: RepairPass,
+  { view, progress, services }: RepairPass,
+  userId: string,
   remote: ScimUser,
   operations: PatchOperation[],
   desired: ScimUserPayload,
+  diff: DiffOptions,
 ): Promise<void> {
   progress.requests.write++;
   const replacementOf = (current: Record<string, unknown>) =>
-    replacementUser(current, desired, view.selection);
-  await updateRemoteUser(view.target, remote.id, operations, replacementOf, remote);
+    replacementUser(current, desired, view.rules, diff);
+  let answer = await updateRemoteUser(view.target, remote.id, operations, replacementOf, remote);
+  if (!answer) {
+    progress.requests.read++;
+    answer = await view.target.client.getUser(remote.id);
+  }
+  const paths = operations.map((operation) => operation.path as string);
+  await services.users.noteAppManaged(view.target, userId, answer, desired, paths);
 }

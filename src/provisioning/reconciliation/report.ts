@@ -65,6 +65,7 @@ export async function reconciliationReport(
   report.finishedAt = record.status === 'running' ? null : new Date().toISOString();
   report.deletionSafeguard = progress.safeguard;
   report.requests = progress.requests;
+  report.appManagedAttributes = await store.appManagedSummary(record.appId);
   for (const { action, state, count } of await store.reconciliationItemCounts(record.workflowId)) {
     const category = categoryOf(action, state, wanted);
     if (category) report.counts[category] += count;
@@ -109,6 +110,7 @@ function emptyReport(
     truncated: [],
     deletionSafeguard: null,
     requests: { list: 0, read: 0, write: 0 },
+    appManagedAttributes: [],
     error,
   };
 }

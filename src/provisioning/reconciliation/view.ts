@@ -1,19 +1,20 @@
 import { nameKey } from '../../directory/names';
 import type { DirectoryApp, DirectoryGroup, RemoteLink } from '../../directory/model';
 import { usersInAppScope } from '../../directory/scope';
-import type { AttributeSelection } from '../../scim/diff';
+import type { AppManagedValues, UserWriteRules } from '../../scim/diff';
 import type { ScimUserPayload } from '../../scim/schemas';
 import { directoryMatchKey } from '../mapping';
 import type { Target } from '../targets';
-import { attributeSelectionOf } from '../users';
 import type { RunServices } from './types';
 
 /** The directory's side of one app, read once per activity: who should be there, and what is linked. */
 export interface DirectoryView {
   app: DirectoryApp;
   target: Target;
-  /** What the app's switches let scimflow write (updateUsers, roles, permissions). */
-  selection: AttributeSelection;
+  /** The attributes scimflow manages (the app's mapping) and which its switches let it write. */
+  rules: UserWriteRules;
+  /** Per in-scope user: the values the app manages itself, not written again. */
+  appManaged: Map<string, AppManagedValues>;
   /** Desired SCIM state of every user in the app's scope. */
   desired: Map<string, ScimUserPayload>;
   userLinks: Map<string, RemoteLink>;
@@ -37,10 +38,12 @@ export async function loadView(
     app,
     inScope.map((user) => user.id),
   );
+  const target = targets.connect(app);
   const view: DirectoryView = {
     app,
-    target: targets.connect(app),
-    selection: attributeSelectionOf(app),
+    target,
+    rules: target.userRules,
+    appManaged: await users.appManagedValues(appId, [...desired.keys()]),
     desired,
     userLinks: new Map(),
     userByRemoteId: new Map(),

@@ -349,7 +349,8 @@ describe('Reconciliation.compare: what each object of the app needs', () => {
     const { items } = await compare(app.id);
 
     expect(actions(items)).toEqual([
-      'alice@example.com: create (planned) adopt; differs: userName, externalId, displayName',
+      // userName compares without case (RFC 7643 §4.1.1: caseExact false): it is not rewritten.
+      'alice@example.com: create (planned) adopt; differs: externalId, displayName',
       'Eng: create (planned) adopt',
     ]);
     expect(items.find((i) => i.action === 'create' && i.resourceType === 'User')).toMatchObject({

@@ -1,3 +1,5 @@
+import { profiles } from '../../../src/provisioning/profiles';
+import { defaultUserRules } from '../../../src/scim/diff';
 import type { DirectoryApp, RemoteLink } from '../../../src/directory/model';
 import { REMOTE_INDEX_TTL_MS, RemoteIndex } from '../../../src/provisioning/remoteIndex';
 import type { Target } from '../../../src/provisioning/targets';
@@ -44,6 +46,9 @@ function target(held: { users?: Remote[]; groups?: Remote[]; pageSize?: number; 
   } as DirectoryApp;
   const acme: Target = {
     app,
+    profile: profiles.generic,
+    userRules: defaultUserRules(),
+    patches: async () => true,
     client,
     capabilities: async () => ({ patch: true, filter: true, bulk: false, etag: false }),
   };

@@ -1,3 +1,5 @@
+import { profiles } from '../../../src/provisioning/profiles';
+import { defaultUserRules } from '../../../src/scim/diff';
 import type { DirectoryApp } from '../../../src/directory/model';
 import { runLimited } from '../../../src/provisioning/concurrency';
 import {
@@ -31,6 +33,9 @@ function target(options: { patch: boolean; membershipBatchSize?: number; held?: 
   const app = { id: 'acme', membershipBatchSize: options.membershipBatchSize ?? 100 } as DirectoryApp;
   const acme: Target = {
     app,
+    profile: { ...profiles.generic, membershipBatchSize: app.membershipBatchSize as number },
+    userRules: defaultUserRules(),
+    patches: async () => options.patch,
     client,
     capabilities: async () => ({ patch: options.patch, filter: true, bulk: false, etag: false }),
   };

@@ -1,4 +1,9 @@
-import { membershipPatchBatches, replacementUser, userPatchOperations } from '../../../src/scim/diff';
+import {
+  defaultUserRules,
+  membershipPatchBatches,
+  replacementUser,
+  userPatchOperations,
+} from '../../../src/scim/diff';
 import { SCIM_SCHEMAS } from '../../../src/scim/schemas';
 
 const ENTERPRISE = SCIM_SCHEMAS.enterpriseUser;
@@ -123,11 +128,11 @@ describe('userPatchOperations: the PATCH that turns what the app holds into the 
     });
 
     test('given an app that receives roles and entitlements, then they are written too', () => {
-      const operations = userPatchOperations(aliceInTheApp, desired, {
-        core: true,
-        roles: true,
-        entitlements: true,
-      });
+      const operations = userPatchOperations(
+        aliceInTheApp,
+        desired,
+        defaultUserRules({ core: true, roles: true, entitlements: true }),
+      );
 
       expect(operations).toEqual([
         { op: 'replace', path: 'title', value: 'Lead Engineer' },
@@ -137,11 +142,11 @@ describe('userPatchOperations: the PATCH that turns what the app holds into the 
     });
 
     test('given an app that receives roles only (updateUsers off), then core attributes are not written', () => {
-      const operations = userPatchOperations(aliceInTheApp, desired, {
-        core: false,
-        roles: true,
-        entitlements: false,
-      });
+      const operations = userPatchOperations(
+        aliceInTheApp,
+        desired,
+        defaultUserRules({ core: false, roles: true, entitlements: false }),
+      );
 
       expect(operations).toEqual([{ op: 'replace', path: 'roles', value: roles }]);
     });
@@ -153,11 +158,7 @@ describe('userPatchOperations: the PATCH that turns what the app holds into the 
         userPatchOperations(
           current,
           { ...desiredAlice, roles: [{ value: 'a' }, { value: 'b' }] },
-          {
-            core: true,
-            roles: true,
-            entitlements: false,
-          },
+          defaultUserRules({ core: true, roles: true, entitlements: false }),
         ),
       ).toEqual([]);
     });
