@@ -15,6 +15,7 @@ const shared = {
 const postgresSuites = [
   'unit/directory/directoryStore',
   'unit/directory/creationClaims',
+  'unit/directory/rateLimits',
   'unit/directory/outboxLeases',
   'unit/directory/deletionGuard',
   'unit/planner/intentPlanner',
@@ -34,6 +35,8 @@ const postgresSuites = [
   'deletionGuard',
   'operationStatus',
   'sharedDirectory',
+  'profiles',
+  'rateLimits',
 ];
 
 /** @type {import('jest').Config} */
