@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- [--users 10000] [--groups 100] [--per-user-groups 5] [--rate 50] [--seconds 60]
- *                   [--runs baseline,initial,stream] [--concurrency 16] [--sample 50] [--timeout 600]
+ *                   [--runs baseline,initial,stream,rate-limit] [--concurrency 16] [--sample 50] [--timeout 600]
  *                   [--drain 120] [--no-warmup]`
  *
  * Every measure of issue 10's table, in one run, against scimflow as an operator runs it: the Temporal dev
@@ -19,6 +19,9 @@
  *   each time, offered open-loop at --rate per second for --seconds. Measured: the sustained rate, and the
  *   latency from each API call's start to the target receiving that user's POST /Users. Then the cost of one
  *   simple create from a sample of those intents' Temporal histories (lanes included, when the engine has them).
+ * - rate-limit: issue 12's case (bench/rateLimit.ts): --rate-limit-users users (2,000) assigned to an app with the
+ *   `slack` profile against a target allowing 180 writes a minute, bursts of 20, 429 above; the time against the
+ *   least the limit allows (about 11 minutes at full size), and the 429s.
  * Memory: the RSS of the worker, the API, the dev server and the target, sampled every 250 ms during each run.
  *
  * The directory is a SQLite file by default; with BENCH_DATABASE_URL (a PostgreSQL server where the bench may
@@ -29,6 +32,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { type BenchTarget, Engine } from './engine';
+import { rateLimitBudgetSeconds, rateLimitCase } from './rateLimit';
 import type { TargetRecord, TargetState } from './scimTarget';
 import {
   Deadline,
@@ -57,7 +61,7 @@ import {
   writeDirectly,
 } from './workload';
 
-const ALL_RUNS = ['baseline', 'initial', 'stream'] as const;
+const ALL_RUNS = ['baseline', 'initial', 'stream', 'rate-limit'] as const;
 type RunName = (typeof ALL_RUNS)[number];
 
 /** Issue 10's goals. */
@@ -101,6 +105,8 @@ interface Options {
   drainSeconds: number;
   baselineClient: DirectClient;
   warmup: boolean;
+  /** Users of the rate-limit run (issue 12: 2,000). */
+  rateLimitUsers: number;
 }
 
 function parseOptions(): Options {
@@ -118,6 +124,7 @@ function parseOptions(): Options {
       drain: { type: 'string', default: '120' },
       'baseline-client': { type: 'string', default: 'axios' },
       'no-warmup': { type: 'boolean', default: false },
+      'rate-limit-users': { type: 'string', default: '2000' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -127,7 +134,7 @@ function parseOptions(): Options {
       'npm run bench -- [--users N=10000] [--groups G=100] [--per-user-groups K=5] [--rate PER_S=50]\n' +
         `                 [--seconds S=60] [--runs ${ALL_RUNS.join(',')}] [--concurrency C=16]\n` +
         '                 [--sample INTENTS=50] [--timeout SECONDS_PER_RUN=600] [--drain SECONDS=120]\n' +
-        '                 [--baseline-client axios|http] [--no-warmup]',
+        '                 [--baseline-client axios|http] [--no-warmup] [--rate-limit-users N=2000]',
     );
     process.exit(0);
   }
@@ -144,6 +151,7 @@ function parseOptions(): Options {
     drainSeconds: positiveInteger('drain', values.drain),
     baselineClient: directClient(values['baseline-client']),
     warmup: !values['no-warmup'],
+    rateLimitUsers: positiveInteger('rate-limit-users', values['rate-limit-users']),
   };
 }
 
@@ -1022,6 +1030,35 @@ async function warmUp(ctx: Context): Promise<void> {
 
 // ── main ─────────────────────────────────────────────────────────────────────────────────────────
 
+/**
+ * Issue 12's case (bench/rateLimit.ts): a group of 2,000 users assigned to an app with the `slack` profile, against
+ * a target that allows 180 writes a minute, bursts of 20. Judged against the least time that limit allows.
+ */
+async function rateLimitRun(ctx: Context): Promise<RunReport> {
+  const result = await rateLimitCase(ctx.engine, ctx.options.rateLimitUsers);
+  const ratio = result.minimumMs > 0 ? result.elapsedMs / result.minimumMs : Number.NaN;
+  return {
+    name: 'rate-limit',
+    title: `rate-limit: ${ctx.options.rateLimitUsers} users to a Slack-like app (180 writes/min, burst 20)`,
+    rows: [
+      {
+        measure: 'rate-limited assignment vs the limit’s minimum',
+        goal: '≈ 1.0×',
+        value: `${(result.elapsedMs / 1000).toFixed(1)} s / ${(result.minimumMs / 1000).toFixed(1)} s = ${ratio.toFixed(2)}×`,
+        met: judge(result.complete && ratio <= 1.1),
+      },
+      {
+        measure: '429s after the first',
+        goal: '0',
+        value: String(Math.max(0, result.refused - 1)),
+        met: judge(result.refused <= 1),
+      },
+    ],
+    details: result.lines,
+    seconds: result.elapsedMs / 1000,
+  };
+}
+
 async function main(): Promise<number> {
   const options = parseOptions();
   const engine = new Engine();
@@ -1038,7 +1075,8 @@ async function main(): Promise<number> {
       options.drainSeconds +
       SAMPLE_CLOSE_WAIT_S +
       LANE_CLOSE_WAIT_S +
-      (options.users + options.rate * options.seconds) / 10,
+      (options.users + options.rate * options.seconds) / 10 +
+      (options.runs.includes('rate-limit') ? rateLimitBudgetSeconds(options.rateLimitUsers) : 0),
   );
 
   const differs = (Object.keys(ISSUE_SIZES) as (keyof typeof ISSUE_SIZES)[]).filter(
@@ -1081,7 +1119,9 @@ async function main(): Promise<number> {
             ? await baselineRun(ctx)
             : name === 'initial'
               ? await initialRun(ctx, baselineSeconds)
-              : await streamRun(ctx);
+              : name === 'stream'
+                ? await streamRun(ctx)
+                : await rateLimitRun(ctx);
         if (name === 'baseline') baselineSeconds = report.seconds;
         reports.push(report);
         for (const row of report.rows) log(`${row.measure}: ${row.value} (goal ${row.goal}) ${row.met}`);

@@ -9,7 +9,8 @@
  * closed; the least time the target's limit allows for the writes it accepted ((writes − 20) / 3 per second: the
  * burst at once, then 3 a second); their ratio; 429s in all and after the first; writes by method.
  *
- * Not part of `npm run bench`: at the full size it takes about 11 minutes, the limit's own minimum.
+ * Also the `rate-limit` run of `npm run bench` (bench/provision.ts), on the engine the other runs use. At the full
+ * size it takes about 11 minutes, the limit's own minimum.
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -21,7 +22,7 @@ import { Deadline, forEachLimit, log } from './support';
 import { directoryUserInput, exitWhenDone, logFailure, userNames } from './workload';
 
 const USERS = Number(process.env.BENCH_RATE_LIMIT_USERS ?? 2_000);
-/** Slack's documented limit for SCIM writes (api.slack.com/admins/scim2). */
+/** Slack's documented limit for SCIM writes (docs.slack.dev/reference/scim-api/rate-limits). */
 const TARGET_PER_MINUTE = 180;
 const TARGET_BURST = 20;
 const TAG = 'ratelimit';
@@ -79,18 +80,25 @@ class LimitedTarget {
   }
 }
 
-async function main(): Promise<number> {
-  if (!Number.isInteger(USERS) || USERS < 1)
-    throw new Error(`BENCH_RATE_LIMIT_USERS must be a positive integer, got ${USERS}`);
-  const engine = new Engine();
-  // The limit's minimum plus the set-up, twice over.
-  const budgetS = 300 + 2 * (USERS / (TARGET_PER_MINUTE / 60));
-  engine.guardProcess(budgetS + 300);
-  let target: LimitedTarget | undefined;
+/** The case's figures: lines to print and whether it completed. */
+export interface RateLimitCaseResult {
+  complete: boolean;
+  elapsedMs: number;
+  minimumMs: number;
+  refused: number;
+  lines: string[];
+}
+
+/** The longest the case may take for `users` users: the limit's minimum plus the set-up, twice over. */
+export const rateLimitBudgetSeconds = (users: number) => 300 + 2 * (users / (TARGET_PER_MINUTE / 60));
+
+/**
+ * Runs the case on a started engine (its API and worker): a Slack-like target of its own, an app with the `slack`
+ * profile, `users` directory users in one group, the group assigned, timed until the target holds them all.
+ */
+export async function rateLimitCase(engine: Engine, users: number): Promise<RateLimitCaseResult> {
+  const target = await LimitedTarget.start();
   try {
-    log(`rate-limit case: ${USERS} users assigned to a Slack-like app (${TARGET_PER_MINUTE} writes/min)`);
-    await engine.start();
-    target = await LimitedTarget.start();
     const app = await engine.ok<{ id: string }>('POST', '/api/apps', {
       name: 'Slack-like',
       baseUrl: target.url,
@@ -98,15 +106,15 @@ async function main(): Promise<number> {
       profile: 'slack',
     });
 
-    log(`setting up ${USERS} directory users in one group (untimed)`);
-    const userIds: string[] = new Array(USERS);
+    log(`setting up ${users} directory users in one group (untimed)`);
+    const userIds: string[] = new Array(users);
     await forEachLimit(
-      userNames(TAG, USERS),
+      userNames(TAG, users),
       SETUP_PARALLELISM,
       async (userName, i) => {
         userIds[i] = (await engine.ok<{ id: string }>('POST', '/api/users', directoryUserInput(userName))).id;
       },
-      new Deadline('creating directory users', Math.max(300, USERS / 10)),
+      new Deadline('creating directory users', Math.max(300, users / 10)),
     );
     const group = await engine.ok<{ id: string }>('POST', '/api/groups', {
       displayName: `${TAG} group`,
@@ -114,7 +122,7 @@ async function main(): Promise<number> {
     });
 
     log('assigning the group to the app (timed)');
-    const deadline = new Deadline('rate-limited provisioning', budgetS);
+    const deadline = new Deadline('rate-limited provisioning', rateLimitBudgetSeconds(users));
     const t0 = nowMs();
     const { operations } = await engine.ok<{ operations: Operation[] }>(
       'PUT',
@@ -124,13 +132,13 @@ async function main(): Promise<number> {
     let open = operations;
     let lastProgress = nowMs();
     while (
-      (summary.withPrefix < USERS || summary.memberships < USERS || open.length > 0) &&
+      (summary.withPrefix < users || summary.memberships < users || open.length > 0) &&
       !deadline.exceeded
     ) {
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
       engine.checkAlive();
       summary = await target.summary(`${TAG}-`);
-      if (summary.withPrefix === USERS && summary.memberships === USERS) {
+      if (summary.withPrefix === users && summary.memberships === users) {
         const views = await Promise.all(
           open.map((op) =>
             engine.ok<{ status: string }>('GET', `/api/operations/${encodeURIComponent(op.workflowId)}`),
@@ -140,11 +148,11 @@ async function main(): Promise<number> {
       }
       if (nowMs() - lastProgress > 15_000) {
         lastProgress = nowMs();
-        log(`+${seconds(nowMs() - t0)}: target holds ${summary.withPrefix}/${USERS} users`);
+        log(`+${seconds(nowMs() - t0)}: target holds ${summary.withPrefix}/${users} users`);
       }
     }
     const elapsedMs = nowMs() - t0;
-    const complete = summary.withPrefix === USERS && summary.memberships === USERS && open.length === 0;
+    const complete = summary.withPrefix === users && summary.memberships === users && open.length === 0;
 
     const records = await target.records();
     const writes = records.filter(([, method]) => WRITES.has(method));
@@ -158,7 +166,7 @@ async function main(): Promise<number> {
     }
     const minimumMs = (Math.max(0, accepted.length - TARGET_BURST) / (TARGET_PER_MINUTE / 60)) * 1000;
     const lines = [
-      `rate-limit case: ${USERS} users in one group assigned to an app with the slack profile`,
+      `rate-limit case: ${users} users in one group assigned to an app with the slack profile`,
       `  target: ${TARGET_PER_MINUTE} writes/min, burst ${TARGET_BURST}, 429 + Retry-After above it`,
       `  complete: ${complete ? 'yes' : `NO (target holds ${summary.withPrefix} users, ${summary.memberships} memberships; ${open.length} operations open)`}`,
       `  elapsed: ${seconds(elapsedMs)} (assignment to every user and membership at the target, every operation closed)`,
@@ -168,15 +176,30 @@ async function main(): Promise<number> {
       `  writes accepted by kind: ${[...byMethod.entries()].map(([key, count]) => `${key} ×${count}`).join(', ')}`,
       `  requests in all: ${records.length} (reads ${records.length - writes.length})`,
     ];
-    console.log(lines.join('\n'));
-    return complete ? 0 : 1;
+    return { complete, elapsedMs, minimumMs, refused: refused.length, lines };
+  } finally {
+    await target.stop();
+  }
+}
+
+async function main(): Promise<number> {
+  if (!Number.isInteger(USERS) || USERS < 1)
+    throw new Error(`BENCH_RATE_LIMIT_USERS must be a positive integer, got ${USERS}`);
+  const engine = new Engine();
+  engine.guardProcess(rateLimitBudgetSeconds(USERS) + 300);
+  try {
+    log(`rate-limit case: ${USERS} users assigned to a Slack-like app (${TARGET_PER_MINUTE} writes/min)`);
+    await engine.start();
+    const result = await rateLimitCase(engine, USERS);
+    console.log(result.lines.join('\n'));
+    return result.complete ? 0 : 1;
   } catch (error) {
     logFailure(error);
     return 1;
   } finally {
-    await target?.stop();
     await engine.stop();
   }
 }
 
-exitWhenDone(main());
+// Run on its own (`npm run bench:rate-limit`); `npm run bench` imports the case.
+if (require.main === module) exitWhenDone(main());
