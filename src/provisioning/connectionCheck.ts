@@ -2,7 +2,7 @@ import { MAX_QUOTED_ANSWER, plainExcerpt, ScimError } from '../scim/errors';
 import type { ServiceProviderConfig } from '../scim/schemas';
 import { capabilitiesFrom, type TargetCapabilities, type Targets } from './targets';
 import type { DirectoryApp } from '../directory/model';
-import type { ProfileName } from '../directory/model';
+import type { ProfileName } from '../directory/targetSettings';
 import { profiles } from './profiles';
 
 /** What a probe filter on a match attribute got: answered, refused by the app (4xx), or not tried. */

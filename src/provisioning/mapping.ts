@@ -1,11 +1,6 @@
 import { nameKey } from '../directory/names';
-import {
-  type AttributeMapping,
-  type DirectorySource,
-  type DirectoryUser,
-  type UserAttributes,
-  userAttributesSchema,
-} from '../directory/model';
+import { type DirectoryUser, type UserAttributes, userAttributesSchema } from '../directory/model';
+import type { AttributeMapping, DirectorySource } from '../directory/targetSettings';
 import { extensionSchemaOf, pathKeys } from '../scim/diff';
 import { profiles } from './profiles';
 import { SCIM_SCHEMAS, type ScimGroupPayload, type ScimUser, type ScimUserPayload } from '../scim/schemas';

@@ -1,9 +1,5 @@
-import {
-  type AttributeMapping,
-  type DirectoryApp,
-  type ProfileName,
-  type RateLimit,
-} from '../directory/model';
+import type { DirectoryApp } from '../directory/model';
+import type { AttributeMapping, ProfileName, RateLimit } from '../directory/targetSettings';
 import { type AttributeSelection, userWriteRules, type UserWriteRules } from '../scim/diff';
 import { SCIM_SCHEMAS } from '../scim/schemas';
 

@@ -2,7 +2,8 @@ import { setTimeout as sleepFor } from 'node:timers/promises';
 import { Limiter } from './concurrency';
 import { effectiveProfile } from './profiles';
 import type { RequestPacer } from './targets';
-import type { DirectoryApp, RateLimit } from '../directory/model';
+import type { DirectoryApp } from '../directory/model';
+import type { RateLimit } from '../directory/targetSettings';
 import type { RateLimitStore } from '../directory/store';
 import { ScimError } from '../scim/errors';
 

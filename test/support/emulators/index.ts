@@ -9,7 +9,7 @@
  *   // … point an app at app.url with app.token …
  *   expect(app.violations()).toEqual([]);
  */
-import type { ProfileName } from '../../../src/directory/model';
+import { type ProfileName, profileNames } from '../../../src/directory/targetSettings';
 import type { ScimGroupRecord, ScimTestServer, ScimUserRecord } from '../scimServer';
 import { awsIamIdentityCenter, type AwsOptions } from './aws';
 import { runEmulation, type EmulatedRequestRecord, type Emulation } from './core';
@@ -22,16 +22,8 @@ import { slack, type SlackOptions } from './slack';
 
 export type EmulatorKind = ProfileName | 'deriving';
 
-export const emulatorKinds: EmulatorKind[] = [
-  'generic',
-  'entra-compatible',
-  'aws-iam-identity-center',
-  'okta-compatible',
-  'slack',
-  'github-emu',
-  'put-only',
-  'deriving',
-];
+/** One emulator per profile, and the deriving app. */
+export const emulatorKinds: EmulatorKind[] = [...profileNames, 'deriving'];
 
 export type EmulatorOptions = AwsOptions & SlackOptions & GithubOptions;
 

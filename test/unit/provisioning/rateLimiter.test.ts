@@ -1,5 +1,6 @@
 import { openTestStore } from '../../support/testStore';
-import { appInputSchema, type DirectoryApp, type RateLimit } from '../../../src/directory/model';
+import { appInputSchema, type DirectoryApp } from '../../../src/directory/model';
+import type { RateLimit } from '../../../src/directory/targetSettings';
 import type { DirectoryStore } from '../../../src/directory/store';
 import { RateLimiter } from '../../../src/provisioning/rateLimiter';
 import { ScimError } from '../../../src/scim/errors';
