@@ -161,18 +161,105 @@ describe('aws-iam-identity-center', () => {
     expect(app.violations()).toHaveLength(2);
   });
 
-  it('answers at most 50 results per page, with the right totalResults and startIndex', async () => {
+  it('ignores startIndex: a client paging by index gets the first page again and again', async () => {
     const { app, http } = await emulator('aws-iam-identity-center');
-    for (let index = 0; index < 60; index += 1) await http.post('/Users', user(`page${index}`));
-    const first = await http.get('/Users', { params: { startIndex: 1, count: 100 } });
-    expect(first.data.Resources).toHaveLength(50);
-    expect(first.data.totalResults).toBe(60);
-    const second = await http.get('/Users', { params: { startIndex: 51, count: 100 } });
-    expect(second.data.Resources).toHaveLength(10);
-    expect(second.data.startIndex).toBe(51);
-    const small = await http.get('/Users', { params: { startIndex: 1, count: 5 } });
-    expect(small.data.Resources).toHaveLength(5);
+    for (let index = 0; index < 60; index += 1) await http.post('/Users', user(`index${index}`));
+    const first = await http.get('/Users', { params: { startIndex: 1, count: 25 } });
+    expect(first.status).toBe(200);
+    expect(first.data).toMatchObject({ totalResults: 60, startIndex: 1, itemsPerPage: 25 });
+    expect(first.data.nextCursor).toBeUndefined();
+    const firstIds = first.data.Resources.map((resource: { id: string }) => resource.id);
+    expect(firstIds).toHaveLength(25);
+    for (const startIndex of [26, 51]) {
+      const page = await http.get('/Users', { params: { startIndex, count: 25 } });
+      expect(page.data.startIndex).toBe(1);
+      expect(page.data.Resources.map((resource: { id: string }) => resource.id)).toEqual(firstIds);
+    }
+    // count is cut to 100, and without count a page holds 100.
+    for (let index = 60; index < 110; index += 1) await http.post('/Users', user(`index${index}`));
+    const big = await http.get('/Users', { params: { count: 500 } });
+    expect(big.data).toMatchObject({ totalResults: 110, startIndex: 1, itemsPerPage: 100 });
+    expect(big.data.Resources).toHaveLength(100);
+    expect((await http.get('/Users')).data.Resources).toHaveLength(100);
     expect(app.violations()).toEqual([]);
+  });
+
+  it('pages by cursor: an empty cursor starts, nextCursor goes on, the last page has none', async () => {
+    const { app, http } = await emulator('aws-iam-identity-center');
+    const created: string[] = [];
+    for (let index = 0; index < 60; index += 1) {
+      created.push((await http.post('/Users', user(`cursor${index}`))).data.id);
+    }
+    const seen: string[] = [];
+    const sizes: number[] = [];
+    let cursor = '';
+    for (let pages = 0; pages < 10; pages += 1) {
+      const page = await http.get('/Users', { params: { cursor, count: 25 } });
+      expect(page.status).toBe(200);
+      expect(page.data.startIndex).toBeUndefined();
+      expect(page.data.itemsPerPage).toBe(page.data.Resources.length);
+      sizes.push(page.data.Resources.length);
+      seen.push(...page.data.Resources.map((resource: { id: string }) => resource.id));
+      if (page.data.nextCursor === undefined) break;
+      expect(page.data.nextCursor).toMatch(/^[-a-zA-Z0-9+=/:_]+$/);
+      cursor = page.data.nextCursor;
+    }
+    expect(sizes).toEqual([25, 25, 10]);
+    expect(seen).toHaveLength(60);
+    expect(new Set(seen)).toEqual(new Set(created));
+    // `?cursor` with no value is the first page too.
+    const bare = await http.get('/Users?cursor&count=5');
+    expect(bare.data.Resources).toHaveLength(5);
+    expect(bare.data.nextCursor).toEqual(expect.any(String));
+
+    // With a filter, and on groups (still without members).
+    const filtered = await http.get('/Users', { params: { cursor: '', filter: 'userName eq "cursor7"' } });
+    expect(filtered.data.Resources).toHaveLength(1);
+    expect(filtered.data.nextCursor).toBeUndefined();
+    for (let index = 0; index < 3; index += 1) {
+      await http.post('/Groups', {
+        schemas: [GROUP_SCHEMA],
+        displayName: `g${index}`,
+        members: [{ value: created[index] }],
+      });
+    }
+    const groups: unknown[] = [];
+    cursor = '';
+    for (let pages = 0; pages < 5; pages += 1) {
+      const page = await http.get('/Groups', { params: { cursor, count: 2 } });
+      groups.push(...page.data.Resources);
+      if (!page.data.nextCursor) break;
+      cursor = page.data.nextCursor;
+    }
+    expect(groups).toHaveLength(3);
+    expect(groups.every((group) => (group as { members?: unknown }).members === undefined)).toBe(true);
+    expect(app.violations()).toEqual([]);
+  });
+
+  it('answers a cursor it never gave out with 400 invalidCursor', async () => {
+    const { app, http } = await emulator('aws-iam-identity-center');
+    await http.post('/Users', user('kim'));
+    for (const cursor of ['garbage', 'not a cursor!', '12', Buffer.from('offset:-1').toString('base64url')]) {
+      const reply = await http.get('/Users', { params: { cursor } });
+      expect(reply.status).toBe(400);
+      expect(reply.data.scimType).toBe('invalidCursor');
+    }
+    expect((await http.get('/Groups', { params: { cursor: 'garbage' } })).status).toBe(400);
+    expect(app.violations()).toHaveLength(5);
+  });
+
+  it('takes a smaller page maximum for tests (maxPageSize)', async () => {
+    const { http } = await emulator('aws-iam-identity-center', { maxPageSize: 2 });
+    for (let index = 0; index < 3; index += 1) await http.post('/Users', user(`small${index}`));
+    expect((await http.get('/Users', { params: { count: 25 } })).data).toMatchObject({
+      totalResults: 3,
+      itemsPerPage: 2,
+    });
+    const first = await http.get('/Users', { params: { cursor: '' } });
+    expect(first.data.Resources).toHaveLength(2);
+    const last = await http.get('/Users', { params: { cursor: first.data.nextCursor } });
+    expect(last.data.Resources).toHaveLength(1);
+    expect(last.data.nextCursor).toBeUndefined();
   });
 });
 

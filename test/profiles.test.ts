@@ -48,6 +48,8 @@ describe.each(emulatorKinds)('against the %s emulator', (kind) => {
       baseUrl: emulator.url,
       auth: { type: 'bearer', token: emulator.token },
       profile,
+      // Small pages: every walk through the app's lists takes several, by index or by cursor.
+      reconcile: { pageSize: 2 },
       ...testSettings[kind],
     });
     const person = (name: string, extra: Record<string, unknown> = {}) =>

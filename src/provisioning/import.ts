@@ -47,6 +47,8 @@ export interface ImportReport {
 export interface ImportProgress {
   phase: 'users' | 'groups' | 'done';
   startIndex: number;
+  /** Under cursor paging, the cursor of the page to read next. */
+  cursor?: string;
   report: ImportReport;
 }
 
@@ -115,6 +117,7 @@ export class AppImport {
       for await (const page of client.listPages('Users', {
         pageSize: app.reconcile.pageSize,
         startIndex: progress.startIndex,
+        cursor: progress.cursor,
       })) {
         report.requests.list++;
         const imported: string[] = [];
@@ -136,8 +139,13 @@ export class AppImport {
           const group = await this.importGroup(app, report);
           await this.addMembers(group, imported);
         }
-        if (page.last) Object.assign(progress, { phase: request.groups ? 'groups' : 'done', startIndex: 1 });
-        else progress.startIndex = page.nextStartIndex;
+        if (page.last) {
+          Object.assign(progress, {
+            phase: request.groups ? 'groups' : 'done',
+            startIndex: 1,
+            cursor: undefined,
+          });
+        } else Object.assign(progress, { startIndex: page.nextStartIndex, cursor: page.nextCursor });
         hooks.onProgress?.(progress);
       }
     }
@@ -146,6 +154,7 @@ export class AppImport {
       for await (const page of client.listPages('Groups', {
         pageSize: app.reconcile.pageSize,
         startIndex: progress.startIndex,
+        cursor: progress.cursor,
       })) {
         report.requests.list++;
         for (const remote of page.resources) {
@@ -164,8 +173,8 @@ export class AppImport {
             failed('Group', remote.id, remote.displayName, error);
           }
         }
-        if (page.last) Object.assign(progress, { phase: 'done', startIndex: 1 });
-        else progress.startIndex = page.nextStartIndex;
+        if (page.last) Object.assign(progress, { phase: 'done', startIndex: 1, cursor: undefined });
+        else Object.assign(progress, { startIndex: page.nextStartIndex, cursor: page.nextCursor });
         hooks.onProgress?.(progress);
       }
     }

@@ -35,6 +35,8 @@ export interface AppProfile {
   filterable: { externalId: boolean; email: boolean };
   /** Whether group reads carry members; when not, reconciliation trusts the memberships scimflow wrote. */
   groupMembersReadable: boolean;
+  /** How lists are paged: startIndex/count (RFC 7644 §3.4.2.4) or cursors (RFC 9865). */
+  paging: 'index' | 'cursor';
   /** The default attribute mapping (SCIM path → directory source). */
   mapping: AttributeMapping;
   /** Whether roles and entitlements may be switched on for the app at all. */
@@ -73,6 +75,7 @@ const generic: AppProfile = {
   deletesUsers: true,
   filterable: { externalId: true, email: true },
   groupMembersReadable: true,
+  paging: 'index',
   mapping: fullMapping,
   acceptsRolesAndEntitlements: true,
   rateLimit: null,
@@ -102,6 +105,8 @@ export const profiles: Record<ProfileName, AppProfile> = {
     membershipBatchSize: 100,
     filterable: { externalId: true, email: false },
     groupMembersReadable: false,
+    // startIndex is ignored: a walk by index would read the first page again and again.
+    paging: 'cursor',
     mapping: {
       ...fullMapping,
       // One value per multi-valued attribute; displayName and both name parts are required on create.
@@ -115,6 +120,7 @@ export const profiles: Record<ProfileName, AppProfile> = {
       'docs.aws.amazon.com/singlesignon/latest/developerguide/limitations.html (no multiple values for emails/phoneNumbers; no entitlements, roles, x509Certificates; filter eq/and on userName, externalId, displayName, id)',
       'docs.aws.amazon.com/singlesignon/latest/developerguide/patchgroup.html (at most 100 membership changes per PATCH)',
       'docs.aws.amazon.com/singlesignon/latest/developerguide/listgroups.html and getgroup.html (members are not returned)',
+      'docs.aws.amazon.com/singlesignon/latest/developerguide/listusers.html (at most 100 results a page; startIndex not supported; cursor paging, RFC 9865)',
       'docs.aws.amazon.com/singlesignon/latest/developerguide/createuser.html (displayName, name.givenName, name.familyName required)',
     ],
   },

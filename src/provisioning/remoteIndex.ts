@@ -1,3 +1,4 @@
+import type { ListPage } from '../scim/client';
 import { nameKey } from '../directory/names';
 import type { LinkStore } from '../directory/store';
 import type { ScimGroup, ScimUser } from '../scim/schemas';
@@ -43,16 +44,12 @@ export class RemoteListing<R extends { id: string }> {
   }
 }
 
-interface FirstPage {
-  resources: ScimUser[];
-  totalResults: number;
-  nextStartIndex: number;
-  last: boolean;
-}
+type FirstPage = ListPage<ScimUser>;
 
-/** What a full listing costs in requests, as its first page tells. */
+/** What a full listing costs in requests, as its first page tells (unknown, without `totalResults`: too many). */
 function pagesOf(first: FirstPage): number {
   if (first.last || first.resources.length === 0) return 1;
+  if (first.totalResults === undefined) return Number.POSITIVE_INFINITY;
   return Math.ceil(first.totalResults / first.resources.length);
 }
 
@@ -130,7 +127,7 @@ export class RemoteIndex {
     const pages = target.client.listPages('Users', { pageSize: target.app.reconcile.pageSize });
     try {
       const { value } = await pages.next();
-      return value ?? { resources: [], totalResults: 0, nextStartIndex: 1, last: true };
+      return value ?? { resources: [], totalResults: 0, startIndex: 1, nextStartIndex: 1, last: true };
     } finally {
       await pages.return(undefined);
     }
@@ -153,7 +150,11 @@ export class RemoteIndex {
     };
     add(first.resources);
     if (!first.last) {
-      const rest = { pageSize: reconcile.pageSize, startIndex: first.nextStartIndex };
+      const rest = {
+        pageSize: reconcile.pageSize,
+        startIndex: first.nextStartIndex,
+        cursor: first.nextCursor,
+      };
       for await (const page of target.client.listPages('Users', rest)) add(page.resources);
     }
     return new RemoteListing(byKey, owners);

@@ -146,10 +146,11 @@ export class Targets {
 
   /**
    * The app's client, made once for as long as what it is made from — base URL, credentials, timeout, network
-   * policy — stays the same (a change in any makes a new one at the next call).
+   * policy, paging — stays the same (a change in any makes a new one at the next call).
    */
   clientFor(app: DirectoryApp): ScimClient {
-    const made = JSON.stringify([app.baseUrl, app.auth, app.timeoutMs, app.allowPrivateNetwork]);
+    const { paging } = effectiveProfile(app);
+    const made = JSON.stringify([app.baseUrl, app.auth, app.timeoutMs, app.allowPrivateNetwork, paging]);
     const known = this.clients.get(app.id);
     if (known?.made === made) return known.client;
     const client = this.newClient(app);
@@ -167,6 +168,7 @@ export class Targets {
       targetPolicy: this.policyFor(app),
       resolveHost: this.resolveHost,
       maxResponseBytes: this.settings.maxResponseBytes,
+      paging: effectiveProfile(app).paging,
       onExchange: this.onExchange,
       gate: (request, call) =>
         requests.run(() => (this.pacer ? this.pacer.send(app, call, request) : request())),

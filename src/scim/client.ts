@@ -44,6 +44,11 @@ export interface ScimClientOptions {
   /** A larger answer is cut off, not read to its end, and fails the call. */
   maxResponseBytes?: number;
   /**
+   * How lists are paged: `index` (startIndex/count, RFC 7644; the default) or `cursor` (RFC 9865), which some apps
+   * alone support (AWS IAM Identity Center ignores startIndex).
+   */
+  paging?: 'index' | 'cursor';
+  /**
    * Every request is sent through this gate (e.g. a per-app cap on requests in flight, shared by all the clients
    * made for that app); without one, requests go out at once.
    */
@@ -55,6 +60,19 @@ export interface ScimClientOptions {
     status: number | 'error';
     durationMs: number;
   }) => void;
+}
+
+/** One page of a list, and where the next one starts. */
+export interface ListPage<R> {
+  startIndex: number;
+  /** The index paging position of the next page (under cursor paging, the number of the next resource). */
+  nextStartIndex: number;
+  /** Under cursor paging: the cursor of the next page; undefined on the last. */
+  nextCursor?: string;
+  /** As the app says; some apps leave it out under cursor paging. */
+  totalResults?: number;
+  last: boolean;
+  resources: R[];
 }
 
 const SCIM_CONTENT_TYPE = 'application/scim+json';
@@ -142,7 +160,8 @@ export class ScimClient {
       listResponseSchema(scimUserSchema),
       await this.send('GET', '/Users', { params: { filter, startIndex: 1, count } }),
     );
-    return { totalResults: page.totalResults, resources: page.Resources ?? [] };
+    const resources = page.Resources ?? [];
+    return { totalResults: page.totalResults ?? resources.length, resources };
   }
 
   async findUser(attribute: string, value: string): Promise<ScimUser | null> {
@@ -151,9 +170,7 @@ export class ScimClient {
   }
 
   /**
-   * Every resource of a type, page by page (`startIndex`/`count`, RFC 7644 §3.4.2.4) until `totalResults`.
-   * Pages are counted by what they hold, not by `itemsPerPage`, which some servers misreport; a page that brings
-   * nothing new ends the walk, so a server that ignores `startIndex` cannot loop it forever.
+   * Every resource of a type, page by page until the last (see `listPages`).
    */
   async *listAll<T extends 'Users' | 'Groups'>(
     resourceType: T,
@@ -163,28 +180,35 @@ export class ScimClient {
   }
 
   /**
-   * The pages `listAll` walks, each with where it started and where the next one starts, so that a caller can
-   * record its position and resume a walk from `startIndex` (e.g. a retried activity).
+   * The pages of a resource type, each with where the next one starts, so that a caller can record its position
+   * and resume a walk from it (e.g. a retried activity). Index paging (RFC 7644 §3.4.2.4): `startIndex`/`count`
+   * until `totalResults`, pages counted by what they hold, not by `itemsPerPage`, which some servers misreport.
+   * Cursor paging (RFC 9865, the client's `paging: 'cursor'`): `cursor` (empty for the first page) until an answer
+   * has no `nextCursor`; `startIndex` then only numbers the resources. Either way a page that brings nothing new ends
+   * the walk, so a server that ignores the position cannot loop it forever.
    */
   async *listPages<T extends 'Users' | 'Groups'>(
     resourceType: T,
-    options: { pageSize?: number; filter?: string; excludedAttributes?: string; startIndex?: number } = {},
-  ): AsyncGenerator<{
-    startIndex: number;
-    nextStartIndex: number;
-    totalResults: number;
-    last: boolean;
-    resources: (T extends 'Users' ? ScimUser : ScimGroup)[];
-  }> {
+    options: {
+      pageSize?: number;
+      filter?: string;
+      excludedAttributes?: string;
+      startIndex?: number;
+      cursor?: string;
+    } = {},
+  ): AsyncGenerator<ListPage<T extends 'Users' ? ScimUser : ScimGroup>> {
     const schema = resourceType === 'Users' ? scimUserSchema : scimGroupSchema;
     const count = options.pageSize ?? 100;
+    const byCursor = this.options.paging === 'cursor';
     const seen = new Set<string>();
-    for (let startIndex = Math.max(1, options.startIndex ?? 1); ;) {
+    let startIndex = Math.max(1, options.startIndex ?? 1);
+    let cursor = options.cursor ?? '';
+    for (;;) {
       const page = this.parse(
         listResponseSchema(schema),
         await this.send('GET', `/${resourceType}`, {
           params: {
-            startIndex,
+            ...(byCursor ? { cursor } : { startIndex }),
             count,
             filter: options.filter,
             excludedAttributes: options.excludedAttributes,
@@ -195,10 +219,21 @@ export class ScimClient {
       const fresh = resources.filter((resource) => !seen.has(resource.id));
       for (const resource of fresh) seen.add(resource.id);
       const nextStartIndex = startIndex + resources.length;
-      const last = fresh.length === 0 || nextStartIndex > page.totalResults;
-      yield { startIndex, nextStartIndex, totalResults: page.totalResults, last, resources: fresh };
+      const nextCursor = byCursor && page.nextCursor ? page.nextCursor : undefined;
+      const last =
+        fresh.length === 0 ||
+        (byCursor ? !nextCursor : page.totalResults !== undefined && nextStartIndex > page.totalResults);
+      yield {
+        startIndex,
+        nextStartIndex,
+        nextCursor,
+        totalResults: page.totalResults,
+        last,
+        resources: fresh,
+      };
       if (last) return;
       startIndex = nextStartIndex;
+      cursor = nextCursor ?? '';
     }
   }
 

@@ -42,9 +42,12 @@ export type ScimGroup = z.infer<typeof scimGroupSchema>;
 export function listResponseSchema<T extends z.ZodTypeAny>(resource: T) {
   return z
     .object({
-      totalResults: z.coerce.number().int().min(0),
+      // Optional under cursor paging (RFC 9865 §3): AWS IAM Identity Center leaves it out.
+      totalResults: z.coerce.number().int().min(0).optional(),
       startIndex: z.coerce.number().int().optional(),
       itemsPerPage: z.coerce.number().int().optional(),
+      /** RFC 9865: where the next page starts; absent on the last page. */
+      nextCursor: z.string().max(4096).nullish(),
       Resources: z.array(resource).nullish(),
     })
     .passthrough();

@@ -46,6 +46,7 @@ export function appRoutes({ store, apply, targets, schedules }: ApiContext): Fas
         activeWrite: profile.activeWrite,
         deletesUsers: profile.deletesUsers,
         groupMembersReadable: profile.groupMembersReadable,
+        paging: profile.paging,
         rateLimit: profile.rateLimit,
         attributeMapping: profile.mapping,
       },

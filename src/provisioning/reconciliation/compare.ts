@@ -53,13 +53,13 @@ export async function compare(
     classify: (resources: (T extends 'Users' ? ScimUser : ScimGroup)[]) => Promise<ReconciliationItem[]>,
   ) => {
     const phase = progress.compare.phase;
-    const { startIndex } = progress.compare;
-    for await (const page of view.target.client.listPages(resourceType, { pageSize, startIndex })) {
+    const { startIndex, cursor } = progress.compare;
+    for await (const page of view.target.client.listPages(resourceType, { pageSize, startIndex, cursor })) {
       progress.requests.list++;
       const items = await classify(page.resources);
       progress.compare = page.last
         ? { phase: then, startIndex: 1 }
-        : { phase, startIndex: page.nextStartIndex };
+        : { phase, startIndex: page.nextStartIndex, cursor: page.nextCursor };
       await store.saveReconciliationItems(run.workflowId, items, progress);
       hooks.onProgress?.({
         phase: `compare ${phase}`,

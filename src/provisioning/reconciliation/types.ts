@@ -41,7 +41,8 @@ export interface Comparison {
 
 /** Where a run stands, stored with each page or batch so that a retried activity resumes there. */
 export interface Progress {
-  compare: { phase: 'users' | 'groups' | 'missing' | 'done'; startIndex: number };
+  /** The list page to read next: its startIndex, and its cursor under cursor paging. */
+  compare: { phase: 'users' | 'groups' | 'missing' | 'done'; startIndex: number; cursor?: string };
   repair: { phase: 'users' | 'groups' | 'members' | 'done'; afterKey: string };
   /** What the pages read so far hold: the app's managed users, and the deletions the run would make. */
   tally: DeletionCounts & { appUsers: number };

@@ -24,13 +24,14 @@ const APP = 'AWS IAM Identity Center';
 
 /** Members one PATCH /Groups may change, and one POST /Groups may carry. */
 export const AWS_MAX_MEMBERSHIP_CHANGES = 100;
-/** Results one list page may hold (option `maxPageSize` changes it). */
-export const AWS_MAX_PAGE_SIZE = 50;
+/** Results one list page may hold, and the page size when `count` is absent (option `maxPageSize` changes it). */
+export const AWS_MAX_PAGE_SIZE = 100;
 
 export interface AwsOptions {
   /**
-   * Results per list page. The guide's ListUsers/ListGroups pages said "only a maximum of 50 results can be
-   * returned" (listgroups.html); its newer revision says 100 per page, with cursor paging.
+   * Results per list page, at most and by default. ListUsers/ListGroups: "A maximum of 100 results can be
+   * returned per page"; `count` "Valid Range: Minimum value of 1. Maximum value of 100. Default: 100"
+   * (listusers.html, listgroups.html; older revisions said "Only a maximum of 50 results can be returned").
    */
   maxPageSize?: number;
 }
@@ -179,18 +180,106 @@ function withoutMembers(group: unknown): unknown {
   return copy;
 }
 
-async function handle(request: EmulatedRequest, app: AppBackend, maxPageSize: number): Promise<Reply> {
-  if (request.method === 'GET' && request.resourceType && !request.id) {
-    // List pages hold at most maxPageSize results, whatever count asked for (listusers.html, listgroups.html).
-    const asked = Number(request.query.count);
-    const count = Number.isFinite(asked) && asked >= 0 ? Math.min(asked, maxPageSize) : maxPageSize;
-    const reply = await app.forward({ ...request, query: { ...request.query, count: String(count) } });
-    if (request.resourceType === 'Groups' && isObject(reply.body) && Array.isArray(reply.body.Resources)) {
-      // "GetGroup and ListGroups return an empty member list." (listgroups.html)
-      reply.body = { ...reply.body, Resources: reply.body.Resources.map(withoutMembers) };
-    }
-    return reply;
+// ---------------------------------------------------------------------------------------------------------
+// List paging, as ListUsers and ListGroups document it. ListUsers: "Not supported: startIndex, attributes, and
+//   excludedAttributes (despite being listed in the SCIM protocol)" (ListGroups' "Not supported" names only the
+//   empty member list, but documents the same cursor/count parameters; the emulator ignores startIndex there too). Both:
+//   query parameters `cursor` — "Including the cursor parameter changes the default response format from
+//   non-paginated (with totalResults, startIndex, and itemsPerPage fields) to cursor-based paginated results (with
+//   itemsPerPage and nextCursor fields)", "The first request made with cursor must be empty (eg.
+//   https://.../Users?cursor)", "If the response includes a nextCursor field, its value can be used as the cursor
+//   value to retrieve the next page of results" — and `count` (1–100, default 100).
+// https://docs.aws.amazon.com/singlesignon/latest/developerguide/listusers.html
+// https://docs.aws.amazon.com/singlesignon/latest/developerguide/listgroups.html
+// That is RFC 9865 (Cursor-Based Pagination of SCIM Resources, co-authored by AWS): `nextCursor` is omitted only on
+// the last page, and a bad cursor is a 400 with scimType "invalidCursor" (RFC 9865 §2.1, Table 3).
+// https://www.rfc-editor.org/rfc/rfc9865
+//
+// startIndex is ignored, not refused: a client paging by startIndex gets the first page again and again.
+
+/** Whether the request lists Users or Groups (GET on the collection, with or without a filter). */
+function lists(request: EmulatedRequest): boolean {
+  return request.method === 'GET' && request.resourceType !== undefined && !request.id;
+}
+
+const CURSOR_PREFIX = 'offset:';
+
+/**
+ * An opaque cursor for the page starting at `offset` (0-based): base64url without padding, so it is made of RFC
+ * 3986 unreserved characters (RFC 9865 §2) and matches AWS's documented pattern [-a-zA-Z0-9+=/:_]*.
+ */
+export function awsCursor(offset: number): string {
+  return Buffer.from(`${CURSOR_PREFIX}${offset}`, 'utf8').toString('base64url');
+}
+
+/** The offset a cursor stands for: 0 for the empty cursor (the first page), undefined when it is not ours. */
+function cursorOffset(cursor: string): number | undefined {
+  if (cursor === '') return 0;
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) return undefined;
+  const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
+  const match = new RegExp(`^${CURSOR_PREFIX}(0|[1-9][0-9]{0,8})$`).exec(decoded);
+  if (!match) return undefined;
+  const offset = Number(match[1]);
+  // Only the spelling we hand out: base64url decoding is lenient about trailing bits.
+  return awsCursor(offset) === cursor ? offset : undefined;
+}
+
+// RFC 9865 §2.1: invalidCursor — "Cursor value is invalid. Cursor value SHOULD be empty to request the first page
+// and set to the nextCursor or previousCursor value for subsequent queries."
+const onlyCursorsItGaveOut: Rule = (request) => {
+  if (!lists(request)) return undefined;
+  const { cursor } = request.query;
+  if (cursor === undefined || cursorOffset(cursor) !== undefined) return undefined;
+  return refusal(
+    400,
+    `${APP} lists with an empty cursor or a nextCursor it answered; "${cursor}" is neither`,
+    'invalidCursor',
+  );
+};
+
+/** The page size: `count` cut to the maximum (AWS documents no 400 for a larger one), the maximum without it. */
+function pageSize(query: Record<string, string>, maxPageSize: number): number {
+  const asked = query.count === undefined || query.count === '' ? NaN : Number(query.count);
+  if (!Number.isFinite(asked)) return maxPageSize;
+  return Math.max(0, Math.min(Math.floor(asked), maxPageSize));
+}
+
+async function list(request: EmulatedRequest, app: AppBackend, maxPageSize: number): Promise<Reply> {
+  const count = pageSize(request.query, maxPageSize);
+  const query: Record<string, string> = { ...request.query, count: String(count) };
+  // startIndex is not supported (ignored); cursor is the app's own, not the protocol engine's.
+  delete query.startIndex;
+  delete query.cursor;
+  const cursor = request.query.cursor;
+  const offset = cursor === undefined ? 0 : (cursorOffset(cursor) ?? 0);
+  if (offset > 0) query.startIndex = String(offset + 1);
+  const reply = await app.forward({ ...request, query });
+  if (reply.status !== 200 || !isObject(reply.body) || !Array.isArray(reply.body.Resources)) return reply;
+
+  // "GetGroup and ListGroups return an empty member list." (listgroups.html)
+  const resources =
+    request.resourceType === 'Groups' ? reply.body.Resources.map(withoutMembers) : reply.body.Resources;
+  if (cursor === undefined) {
+    // Non-paginated: the first `count` results, with totalResults, startIndex and itemsPerPage.
+    return {
+      ...reply,
+      body: { ...reply.body, startIndex: 1, itemsPerPage: resources.length, Resources: resources },
+    };
   }
+  // Cursor-paginated: itemsPerPage and nextCursor (omitted on the last page), no startIndex.
+  const total = Number(reply.body.totalResults);
+  const next = offset + resources.length;
+  const body: PlainObject = {
+    schemas: reply.body.schemas,
+    itemsPerPage: resources.length,
+    Resources: resources,
+  };
+  if (resources.length > 0 && next < total) body.nextCursor = awsCursor(next);
+  return { ...reply, body };
+}
+
+async function handle(request: EmulatedRequest, app: AppBackend, maxPageSize: number): Promise<Reply> {
+  if (lists(request)) return list(request, app, maxPageSize);
   if (request.method === 'GET' && request.resourceType === 'Groups' && request.id) {
     // https://docs.aws.amazon.com/singlesignon/latest/developerguide/getgroup.html
     const reply = await app.forward(request);
@@ -209,6 +298,7 @@ export function awsIamIdentityCenter(options: AwsOptions = {}): Emulation {
   return {
     rules: [
       filters,
+      onlyCursorsItGaveOut,
       atMost100MembershipChangesPerPatch,
       atMost100MembersOnCreate,
       noReplaceOrRemoveAllMembers,
