@@ -36,7 +36,6 @@ const postgresSuites = [
   'operationStatus',
   'sharedDirectory',
   'profiles',
-  'rateLimits',
 ];
 
 /** @type {import('jest').Config} */
@@ -60,6 +59,7 @@ module.exports = {
         '/node_modules/',
         '<rootDir>/test/unit/',
         '<rootDir>/test/multiProcess.test.ts',
+        '<rootDir>/test/rateLimitsAcrossProcesses.test.ts',
       ],
       globalSetup: '<rootDir>/test/support/globalSetup.ts',
       globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
@@ -82,7 +82,7 @@ module.exports = {
       // (`npm test` runs it after the other projects): beside other suites, both would be starved into timeouts.
       displayName: 'scale',
       roots: ['<rootDir>/test'],
-      testMatch: ['<rootDir>/test/multiProcess.test.ts'],
+      testMatch: ['<rootDir>/test/multiProcess.test.ts', '<rootDir>/test/rateLimitsAcrossProcesses.test.ts'],
       globalSetup: '<rootDir>/test/support/globalSetup.ts',
       globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
     },
