@@ -180,7 +180,8 @@ export const profiles: Record<ProfileName, AppProfile> = {
 export function effectiveProfile(
   app: Pick<DirectoryApp, 'profile' | 'membershipBatchSize' | 'rateLimit' | 'attributeMapping'>,
 ): AppProfile {
-  const base = profiles[app.profile ?? 'generic'];
+  // An app stored before profiles existed has none: it was written to as `generic` writes.
+  const base = profiles[app.profile ?? 'generic'] ?? generic;
   return {
     ...base,
     membershipBatchSize: app.membershipBatchSize ?? base.membershipBatchSize,

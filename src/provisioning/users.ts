@@ -254,15 +254,14 @@ export class UserProvisioning {
     answer: Record<string, unknown> | null,
     desired: ScimUserPayload,
     writtenPaths: string[] | 'created',
-  ): Promise<number> {
-    if (!answer) return 0;
+  ): Promise<void> {
+    if (!answer) return;
     const findings = appManagedAfterWrite(answer, desired, target.userRules, writtenPaths);
-    if (findings.length === 0) return 0;
+    if (findings.length === 0) return;
     await this.store.recordAppManagedAttributes(
       target.app.id,
       findings.map((finding) => ({ resourceType: 'User' as const, localId: userId, ...finding })),
     );
-    return findings.length;
   }
 
   /** The values each user's app manages itself (attribute → fingerprint), by user id. */
@@ -380,5 +379,3 @@ export class UserProvisioning {
     return { app, desired };
   }
 }
-
-export { attributeSelectionOf } from './profiles';
