@@ -18,6 +18,7 @@ import { groupRoutes } from './routes/groups';
 import { operationRoutes } from './routes/operations';
 import { reconciliationRoutes } from './routes/reconciliation';
 import { roleRoutes } from './routes/roles';
+import { syncNowRoutes } from './routes/syncNow';
 import { userRoutes } from './routes/users';
 import { NotFoundError } from './schemas';
 
@@ -142,6 +143,7 @@ export async function buildApi(
   await api.register(operationRoutes(context));
   await api.register(roleRoutes(context));
   await api.register(reconciliationRoutes(context));
+  await api.register(syncNowRoutes(context));
   if (options.codec) await api.register(codecRoutes({ ...options.codec, apiToken: options.token }));
   return api;
 }
