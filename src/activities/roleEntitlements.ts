@@ -11,8 +11,6 @@ export interface IntentTally {
   failed: number;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Activities of the role and entitlement sync. Users are updated through their own lanes (an `updateUser`
  * intent each), so these writes stay ordered with the users' other changes.
@@ -46,14 +44,21 @@ export function createRoleEntitlementActivities({
       return operations.map((operation) => operation.workflowId);
     },
 
-    /** Waits for intents to close (queued ones first have to start), heartbeating how many are done. */
+    /**
+     * Waits for intents to close (queued ones first have to start), heartbeating how many are done. The waits end
+     * when the activity is cancelled (its worker shutting down, say): a long poll that outlived its worker would
+     * hold the worker's shutdown until the intent it waits on closes.
+     */
     async awaitIntents(workflowIds: string[]): Promise<IntentTally> {
       const client = temporal();
+      const context = Context.current();
       const tally: IntentTally = { written: 0, unchanged: 0, skipped: 0, failed: 0 };
       for (const workflowId of workflowIds) {
         for (;;) {
           try {
-            const result = (await client.workflow.getHandle(workflowId).result()) as IntentResult;
+            const result = (await client.withAbortSignal(context.cancellationSignal, () =>
+              client.workflow.getHandle(workflowId).result(),
+            )) as IntentResult;
             tally[result.outcome]++;
             break;
           } catch (error) {
@@ -62,11 +67,11 @@ export function createRoleEntitlementActivities({
               break;
             }
             if (!(error instanceof WorkflowNotFoundError)) throw error;
-            Context.current().heartbeat(tally);
-            await sleep(250);
+            context.heartbeat(tally);
+            await context.sleep(250);
           }
         }
-        Context.current().heartbeat(tally);
+        context.heartbeat(tally);
       }
       return tally;
     },
