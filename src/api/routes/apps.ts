@@ -11,6 +11,18 @@ import { checkConnection } from '../../provisioning/connectionCheck';
 import { assertFitsProfile, effectiveProfile } from '../../provisioning/profiles';
 import { type TargetRefusal, withoutUrlCredentials } from '../../scim/targetPolicy';
 import type { ApiContext } from '../context';
+import {
+  appChangeSchema,
+  appDeletedSchema,
+  appListSchema,
+  appViewSchema,
+  assignmentSchema,
+  connectionReportSchema,
+  forgottenSchema,
+  linkListSchema,
+  readErrors,
+  writeErrors,
+} from '../responses';
 import { appGroupParams, confirmDeletionsQuery, idParams, NotFoundError } from '../schemas';
 
 const appManagedQuery = z.object({
@@ -20,7 +32,7 @@ const appManagedQuery = z.object({
 
 /** The 400 for a baseUrl the target policy refuses; nothing is stored. */
 const unsafeTarget = (refusal: TargetRefusal) => ({
-  error: 'unsafe-target',
+  error: 'unsafe-target' as const,
   rule: refusal.rule,
   message: `unsafe baseUrl (${refusal.rule}): ${refusal.message}`,
 });
@@ -63,26 +75,55 @@ export function appRoutes({ store, apply, targets, schedules }: ApiContext): Fas
   };
 
   return async (api) => {
-    api.post('/api/apps', { schema: { body: appInputSchema, tags: ['apps'] } }, async (request, reply) => {
-      const refusal = await targets.refusal(request.body);
-      if (refusal) return reply.code(400).send(unsafeTarget(refusal));
-      assertFitsProfile(request.body);
-      const app = await store.createApp(request.body);
-      await schedules.upsert(app);
-      return reply.code(201).send({ ...(await view(app)), operations: [] });
-    });
+    api.post(
+      '/api/apps',
+      {
+        schema: {
+          body: appInputSchema,
+          tags: ['apps'],
+          response: { 201: appChangeSchema, ...writeErrors(409) },
+        },
+      },
+      async (request, reply) => {
+        const refusal = await targets.refusal(request.body);
+        if (refusal) return reply.code(400).send(unsafeTarget(refusal));
+        assertFitsProfile(request.body);
+        const app = await store.createApp(request.body);
+        await schedules.upsert(app);
+        return reply.code(201).send({ ...(await view(app)), operations: [] });
+      },
+    );
 
-    api.get('/api/apps', { schema: { tags: ['apps'] } }, async () => ({
-      items: await Promise.all((await store.listApps()).map(view)),
-    }));
+    api.get(
+      '/api/apps',
+      { schema: { tags: ['apps'], response: { 200: appListSchema, ...readErrors() } } },
+      async () => ({
+        items: await Promise.all((await store.listApps()).map(view)),
+      }),
+    );
 
-    api.get('/api/apps/:id', { schema: { params: idParams, tags: ['apps'] } }, async (request) =>
-      view(await requireApp(request.params.id)),
+    api.get(
+      '/api/apps/:id',
+      {
+        schema: {
+          params: idParams,
+          tags: ['apps'],
+          response: { 200: appViewSchema, ...readErrors(400, 404) },
+        },
+      },
+      async (request) => view(await requireApp(request.params.id)),
     );
 
     api.patch(
       '/api/apps/:id',
-      { schema: { params: idParams, body: appPatchSchema, tags: ['apps'] } },
+      {
+        schema: {
+          params: idParams,
+          body: appPatchSchema,
+          tags: ['apps'],
+          response: { 200: appChangeSchema, ...writeErrors(404, 409) },
+        },
+      },
       async (request, reply) => {
         const { id } = request.params;
         const { baseUrl, allowPrivateNetwork } = request.body;
@@ -119,16 +160,32 @@ export function appRoutes({ store, apply, targets, schedules }: ApiContext): Fas
     );
 
     // Removes the app and everything scimflow remembers of it; nothing is written to the target.
-    api.delete('/api/apps/:id', { schema: { params: idParams, tags: ['apps'] } }, async (request) => {
-      const app = await requireApp(request.params.id);
-      await store.deleteApp(app.id);
-      await schedules.remove(app.id);
-      return { ...shown(app), deleted: true, operations: [] };
-    });
+    api.delete(
+      '/api/apps/:id',
+      {
+        schema: {
+          params: idParams,
+          tags: ['apps'],
+          response: { 200: appDeletedSchema, ...writeErrors(404) },
+        },
+      },
+      async (request) => {
+        const app = await requireApp(request.params.id);
+        await store.deleteApp(app.id);
+        await schedules.remove(app.id);
+        return { ...shown(app), deleted: true, operations: [] };
+      },
+    );
 
     api.post(
       '/api/apps/:id/test-connection',
-      { schema: { params: idParams, tags: ['apps'] } },
+      {
+        schema: {
+          params: idParams,
+          tags: ['apps'],
+          response: { 200: connectionReportSchema, ...writeErrors(404) },
+        },
+      },
       async (request) => checkConnection(targets, await requireApp(request.params.id)),
     );
 
@@ -157,20 +214,40 @@ export function appRoutes({ store, apply, targets, schedules }: ApiContext): Fas
 
     api.put(
       '/api/apps/:id/groups/:groupId',
-      { schema: { params: appGroupParams, tags: ['apps'] } },
+      {
+        schema: {
+          params: appGroupParams,
+          tags: ['apps'],
+          response: { 200: assignmentSchema, ...writeErrors(404) },
+        },
+      },
       (request) => changeAssignment(request.params, true, { confirmDeletions: false }),
     );
 
     api.delete(
       '/api/apps/:id/groups/:groupId',
-      { schema: { params: appGroupParams, querystring: confirmDeletionsQuery, tags: ['apps'] } },
+      {
+        schema: {
+          params: appGroupParams,
+          querystring: confirmDeletionsQuery,
+          tags: ['apps'],
+          response: { 200: assignmentSchema, ...writeErrors(404, 409) },
+        },
+      },
       (request) => changeAssignment(request.params, false, request.query),
     );
 
     // "Assign Permissions": only these keys are ever sent to the app as entitlements.
     api.put(
       '/api/apps/:id/permissions',
-      { schema: { params: idParams, body: appPermissionsSchema, tags: ['apps'] } },
+      {
+        schema: {
+          params: idParams,
+          body: appPermissionsSchema,
+          tags: ['apps'],
+          response: { 200: appChangeSchema, ...writeErrors(404) },
+        },
+      },
       async (request) => {
         const { id } = request.params;
         const { result: app, operations } = await apply(async (tx, planner) => {
@@ -192,31 +269,48 @@ export function appRoutes({ store, apply, targets, schedules }: ApiContext): Fas
       },
     );
 
-    api.get('/api/apps/:id/links', { schema: { params: idParams, tags: ['apps'] } }, async (request) => {
-      const app = await requireApp(request.params.id);
-      const links = await store.listLinks(app.id);
-      const appManaged = await store.appManagedAttributesOf(
-        app.id,
-        'User',
-        links.filter((link) => link.resourceType === 'User').map((link) => link.localId),
-      );
-      return {
-        items: links.map((link) => ({
-          ...link,
-          // Which attributes of this object the app keeps its own way, and how (values are not shown).
-          appManaged:
-            (link.resourceType === 'User' ? appManaged.get(link.localId) : undefined)?.map(
-              ({ attribute, reason, detectedAt }) => ({ attribute, reason, detectedAt }),
-            ) ?? [],
-        })),
-      };
-    });
+    api.get(
+      '/api/apps/:id/links',
+      {
+        schema: {
+          params: idParams,
+          tags: ['apps'],
+          response: { 200: linkListSchema, ...readErrors(400, 404) },
+        },
+      },
+      async (request) => {
+        const app = await requireApp(request.params.id);
+        const links = await store.listLinks(app.id);
+        const appManaged = await store.appManagedAttributesOf(
+          app.id,
+          'User',
+          links.filter((link) => link.resourceType === 'User').map((link) => link.localId),
+        );
+        return {
+          items: links.map((link) => ({
+            ...link,
+            // Which attributes of this object the app keeps its own way, and how (values are not shown).
+            appManaged:
+              (link.resourceType === 'User' ? appManaged.get(link.localId) : undefined)?.map(
+                ({ attribute, reason, detectedAt }) => ({ attribute, reason, detectedAt }),
+              ) ?? [],
+          })),
+        };
+      },
+    );
 
     // Forgets what the app was seen to manage itself (all of it, or the attributes named), so that scimflow writes
     // those attributes again — after the app's behaviour or the mapping changed. The next reconciliation writes them.
     api.delete(
       '/api/apps/:id/app-managed-attributes',
-      { schema: { params: idParams, querystring: appManagedQuery, tags: ['apps'] } },
+      {
+        schema: {
+          params: idParams,
+          querystring: appManagedQuery,
+          tags: ['apps'],
+          response: { 200: forgottenSchema, ...writeErrors(404) },
+        },
+      },
       async (request) => {
         const app = await requireApp(request.params.id);
         const attributes = request.query.attribute

@@ -1,6 +1,14 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { groupInputSchema, groupPatchSchema } from '../../directory/model';
 import type { ApiContext } from '../context';
+import {
+  groupChangeSchema,
+  groupDeletedSchema,
+  groupPageSchema,
+  groupSchema,
+  readErrors,
+  writeErrors,
+} from '../responses';
 import { confirmDeletionsQuery, idParams, memberParams, NotFoundError, pageQuery } from '../schemas';
 
 export function groupRoutes({ store, apply }: ApiContext): FastifyPluginAsyncZod {
@@ -17,7 +25,13 @@ export function groupRoutes({ store, apply }: ApiContext): FastifyPluginAsyncZod
   return async (api) => {
     api.post(
       '/api/groups',
-      { schema: { body: groupInputSchema, tags: ['groups'] } },
+      {
+        schema: {
+          body: groupInputSchema,
+          tags: ['groups'],
+          response: { 201: groupChangeSchema, ...writeErrors(409) },
+        },
+      },
       async (request, reply) => {
         // A new group is assigned to no app yet: nothing to provision until it is.
         const group = await store.createGroup(request.body);
@@ -31,6 +45,7 @@ export function groupRoutes({ store, apply }: ApiContext): FastifyPluginAsyncZod
         schema: {
           querystring: pageQuery.extend({ displayName: groupInputSchema.shape.displayName.optional() }),
           tags: ['groups'],
+          response: { 200: groupPageSchema, ...readErrors(400) },
         },
       },
       async (request) => {
@@ -44,8 +59,16 @@ export function groupRoutes({ store, apply }: ApiContext): FastifyPluginAsyncZod
       },
     );
 
-    api.get('/api/groups/:id', { schema: { params: idParams, tags: ['groups'] } }, async (request) =>
-      withApps(await requireGroup(request.params.id)),
+    api.get(
+      '/api/groups/:id',
+      {
+        schema: {
+          params: idParams,
+          tags: ['groups'],
+          response: { 200: groupSchema, ...readErrors(400, 404) },
+        },
+      },
+      async (request) => withApps(await requireGroup(request.params.id)),
     );
 
     api.patch(
@@ -56,6 +79,7 @@ export function groupRoutes({ store, apply }: ApiContext): FastifyPluginAsyncZod
           querystring: confirmDeletionsQuery,
           body: groupPatchSchema,
           tags: ['groups'],
+          response: { 200: groupChangeSchema, ...writeErrors(404, 409) },
         },
       },
       async (request) => {
@@ -84,7 +108,14 @@ export function groupRoutes({ store, apply }: ApiContext): FastifyPluginAsyncZod
 
     api.delete(
       '/api/groups/:id',
-      { schema: { params: idParams, querystring: confirmDeletionsQuery, tags: ['groups'] } },
+      {
+        schema: {
+          params: idParams,
+          querystring: confirmDeletionsQuery,
+          tags: ['groups'],
+          response: { 200: groupDeletedSchema, ...writeErrors(404, 409) },
+        },
+      },
       async (request) => {
         const { id } = request.params;
         const { result, operations } = await apply(async (tx, planner) => {
@@ -130,13 +161,26 @@ export function groupRoutes({ store, apply }: ApiContext): FastifyPluginAsyncZod
 
     api.put(
       '/api/groups/:id/members/:userId',
-      { schema: { params: memberParams, tags: ['groups'] } },
+      {
+        schema: {
+          params: memberParams,
+          tags: ['groups'],
+          response: { 200: groupChangeSchema, ...writeErrors(404) },
+        },
+      },
       (request) => changeMembership(request.params, 'join', { confirmDeletions: false }),
     );
 
     api.delete(
       '/api/groups/:id/members/:userId',
-      { schema: { params: memberParams, querystring: confirmDeletionsQuery, tags: ['groups'] } },
+      {
+        schema: {
+          params: memberParams,
+          querystring: confirmDeletionsQuery,
+          tags: ['groups'],
+          response: { 200: groupChangeSchema, ...writeErrors(404, 409) },
+        },
+      },
       (request) => changeMembership(request.params, 'leave', request.query),
     );
   };

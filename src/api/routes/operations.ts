@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { idSchema } from '../../directory/model';
 import { intentNames } from '../../shared/intents';
 import type { ApiContext } from '../context';
+import { operationViewSchema, readErrors } from '../responses';
 import { listedStatuses } from '../operations';
 import { NotFoundError, workflowIdSchema } from '../schemas';
 
@@ -22,7 +23,13 @@ export function operationRoutes({ operations }: ApiContext): FastifyPluginAsyncZ
   return async (api) => {
     api.get(
       '/api/operations',
-      { schema: { querystring: operationQuery, tags: ['operations'] } },
+      {
+        schema: {
+          querystring: operationQuery,
+          tags: ['operations'],
+          response: { 200: z.object({ items: z.array(operationViewSchema) }), ...readErrors(400) },
+        },
+      },
       async (request) => ({
         items: await operations.list(request.query),
       }),
@@ -30,7 +37,13 @@ export function operationRoutes({ operations }: ApiContext): FastifyPluginAsyncZ
 
     api.get(
       '/api/operations/:workflowId',
-      { schema: { params: z.object({ workflowId: workflowIdSchema }), tags: ['operations'] } },
+      {
+        schema: {
+          params: z.object({ workflowId: workflowIdSchema }),
+          tags: ['operations'],
+          response: { 200: operationViewSchema, ...readErrors(400, 404) },
+        },
+      },
       async (request) => {
         const operation = await operations.get(request.params.workflowId);
         if (!operation) throw new NotFoundError('operation', request.params.workflowId);

@@ -4,6 +4,15 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { ReconciliationRecord } from '../../directory/store';
 import { reconciliationReport } from '../../provisioning/reconciliation';
 import type { ApiContext } from '../context';
+import {
+  importStartedSchema,
+  readErrors,
+  reconcileStartedSchema,
+  reconciliationListSchema,
+  reconciliationReportSchema,
+  scheduleSchema,
+  writeErrors,
+} from '../responses';
 import { idParams, NotFoundError, workflowIdSchema } from '../schemas';
 
 const reconcileBody = z
@@ -50,7 +59,14 @@ export function reconciliationRoutes({
   return async (api) => {
     api.post(
       '/api/apps/:id/reconcile',
-      { schema: { params: idParams, body: reconcileBody.nullish(), tags: ['reconciliation'] } },
+      {
+        schema: {
+          params: idParams,
+          body: reconcileBody.nullish(),
+          tags: ['reconciliation'],
+          response: { 202: reconcileStartedSchema, ...writeErrors(404, 409) },
+        },
+      },
       async (request, reply) => {
         const app = await requireApp(request.params.id);
         const options = request.body ?? reconcileBody.parse({});
@@ -76,7 +92,13 @@ export function reconciliationRoutes({
 
     api.get(
       '/api/apps/:id/schedule',
-      { schema: { params: idParams, tags: ['reconciliation'] } },
+      {
+        schema: {
+          params: idParams,
+          tags: ['reconciliation'],
+          response: { 200: scheduleSchema, ...readErrors(400, 404) },
+        },
+      },
       async (request) => {
         const app = await requireApp(request.params.id);
         const schedule = await schedules.describe(app.id);
@@ -91,7 +113,13 @@ export function reconciliationRoutes({
     ] as const) {
       api.post(
         `/api/apps/:id/schedule/${action}`,
-        { schema: { params: idParams, tags: ['reconciliation'] } },
+        {
+          schema: {
+            params: idParams,
+            tags: ['reconciliation'],
+            response: { 200: scheduleSchema, ...writeErrors(404) },
+          },
+        },
         async (request) => {
           const app = await requireApp(request.params.id);
           return schedules.setPaused(
@@ -105,7 +133,14 @@ export function reconciliationRoutes({
 
     api.get(
       '/api/apps/:id/reconciliations',
-      { schema: { params: idParams, querystring: listQuery, tags: ['reconciliation'] } },
+      {
+        schema: {
+          params: idParams,
+          querystring: listQuery,
+          tags: ['reconciliation'],
+          response: { 200: reconciliationListSchema, ...readErrors(400, 404) },
+        },
+      },
       async (request) => {
         const app = await requireApp(request.params.id);
         const records = await store.listReconciliations(app.id, request.query.limit);
@@ -115,7 +150,13 @@ export function reconciliationRoutes({
 
     api.get(
       '/api/apps/:id/reconciliations/:workflowId',
-      { schema: { params: reportParams, tags: ['reconciliation'] } },
+      {
+        schema: {
+          params: reportParams,
+          tags: ['reconciliation'],
+          response: { 200: reconciliationReportSchema, ...readErrors(400, 404) },
+        },
+      },
       async (request) => {
         const app = await requireApp(request.params.id);
         const record = await store.getReconciliation(request.params.workflowId);
@@ -128,7 +169,14 @@ export function reconciliationRoutes({
 
     api.post(
       '/api/apps/:id/import',
-      { schema: { params: idParams, body: importBody.nullish(), tags: ['reconciliation'] } },
+      {
+        schema: {
+          params: idParams,
+          body: importBody.nullish(),
+          tags: ['reconciliation'],
+          response: { 202: importStartedSchema, ...writeErrors(404) },
+        },
+      },
       async (request, reply) => {
         const app = await requireApp(request.params.id);
         const options = request.body ?? importBody.parse({});

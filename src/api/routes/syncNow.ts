@@ -5,6 +5,7 @@ import { isUserInAppScope } from '../../directory/scope';
 import type { DirectoryQueries } from '../../directory/store';
 import type { IntentRequest } from '../../shared/intents';
 import type { ApiContext } from '../context';
+import { dispatchedIntentSchema, writeErrors } from '../responses';
 import { NotFoundError } from '../schemas';
 
 const syncParams = z.object({
@@ -12,6 +13,16 @@ const syncParams = z.object({
   resourceType: z.enum(['User', 'Group']),
   localId: idSchema,
 });
+
+const syncAnswer = z.object({
+  appId: z.string(),
+  resourceType: z.enum(['User', 'Group']),
+  localId: z.string(),
+  operations: z.array(dispatchedIntentSchema),
+});
+const notInScopeBody = z
+  .object({ error: z.literal('not-in-scope'), message: z.string() })
+  .describe('The user or group is not in the app’s scope: nothing starts');
 
 /** An object that provisioning on demand cannot bring into the app: it is not in the app's scope. */
 export class NotInScopeError extends Error {
@@ -75,7 +86,13 @@ export function syncNowRoutes({ apply }: ApiContext): FastifyPluginAsyncZod {
   return async (api) => {
     api.post(
       '/api/apps/:id/links/:resourceType/:localId/sync',
-      { schema: { params: syncParams, tags: ['apps'] } },
+      {
+        schema: {
+          params: syncParams,
+          tags: ['apps'],
+          response: { 200: syncAnswer, 409: notInScopeBody, ...writeErrors(404) },
+        },
+      },
       async (request, reply) => {
         const { id, resourceType, localId } = request.params;
         try {
@@ -86,7 +103,7 @@ export function syncNowRoutes({ apply }: ApiContext): FastifyPluginAsyncZod {
           return { appId: id, resourceType, localId, operations };
         } catch (error) {
           if (!(error instanceof NotInScopeError)) throw error;
-          return reply.code(409).send({ error: 'not-in-scope', message: error.message });
+          return reply.code(409).send({ error: 'not-in-scope' as const, message: error.message });
         }
       },
     );

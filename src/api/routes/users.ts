@@ -1,6 +1,14 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { userAttributesSchema, userPatchSchema } from '../../directory/model';
 import type { ApiContext } from '../context';
+import {
+  readErrors,
+  userChangeSchema,
+  userDeletedSchema,
+  userPageSchema,
+  userWithAccessSchema,
+  writeErrors,
+} from '../responses';
 import { confirmDeletionsQuery, idParams, NotFoundError, pageQuery } from '../schemas';
 
 export function userRoutes({ store, apply }: ApiContext): FastifyPluginAsyncZod {
@@ -26,7 +34,13 @@ export function userRoutes({ store, apply }: ApiContext): FastifyPluginAsyncZod 
   return async (api) => {
     api.post(
       '/api/users',
-      { schema: { body: userAttributesSchema, tags: ['users'] } },
+      {
+        schema: {
+          body: userAttributesSchema,
+          tags: ['users'],
+          response: { 201: userChangeSchema, ...writeErrors(409) },
+        },
+      },
       async (request, reply) => {
         const user = await store.createUser(request.body);
         // A new user belongs to no group yet, so no app is affected until it joins an assigned group.
@@ -41,6 +55,7 @@ export function userRoutes({ store, apply }: ApiContext): FastifyPluginAsyncZod 
           // A look-up is held to what a userName may be: a control character is a 400, not a miss.
           querystring: pageQuery.extend({ userName: userAttributesSchema.shape.userName.optional() }),
           tags: ['users'],
+          response: { 200: userPageSchema, ...readErrors(400) },
         },
       },
       async (request) => {
@@ -54,8 +69,16 @@ export function userRoutes({ store, apply }: ApiContext): FastifyPluginAsyncZod 
       },
     );
 
-    api.get('/api/users/:id', { schema: { params: idParams, tags: ['users'] } }, async (request) =>
-      withAccess(await requireUser(request.params.id)),
+    api.get(
+      '/api/users/:id',
+      {
+        schema: {
+          params: idParams,
+          tags: ['users'],
+          response: { 200: userWithAccessSchema, ...readErrors(400, 404) },
+        },
+      },
+      async (request) => withAccess(await requireUser(request.params.id)),
     );
 
     api.patch(
@@ -66,6 +89,7 @@ export function userRoutes({ store, apply }: ApiContext): FastifyPluginAsyncZod 
           querystring: confirmDeletionsQuery,
           body: userPatchSchema,
           tags: ['users'],
+          response: { 200: userChangeSchema, ...writeErrors(404, 409) },
         },
       },
       async (request) => {
@@ -90,7 +114,14 @@ export function userRoutes({ store, apply }: ApiContext): FastifyPluginAsyncZod 
 
     api.delete(
       '/api/users/:id',
-      { schema: { params: idParams, querystring: confirmDeletionsQuery, tags: ['users'] } },
+      {
+        schema: {
+          params: idParams,
+          querystring: confirmDeletionsQuery,
+          tags: ['users'],
+          response: { 200: userDeletedSchema, ...writeErrors(404, 409) },
+        },
+      },
       async (request) => {
         const { id } = request.params;
         const { result, operations } = await apply(async (tx, planner) => {
