@@ -38,6 +38,8 @@ const environmentSchema = z.object({
   SCIMFLOW_API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   SCIMFLOW_API_TOKEN: z.string().min(16).optional(),
   SCIMFLOW_TASK_QUEUE: z.string().default('scimflow'),
+  SCIMFLOW_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  SCIMFLOW_WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
   SCIMFLOW_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SCIMFLOW_ALLOW_LOOPBACK_TARGETS: flag.optional(),
   SCIMFLOW_ALLOW_PRIVATE_TARGETS: flag.default(false),
@@ -69,6 +71,8 @@ export interface Config {
   database: { url?: string; poolSize: number };
   api: { host: string; port: number; token?: string };
   taskQueue: string;
+  /** `npm run worker`'s metrics listener (`GET /metrics`, no authentication); unset: none. */
+  workerMetrics?: { host: string; port: number };
   logLevel: Environment['SCIMFLOW_LOG_LEVEL'];
   /** A prebuilt workflow bundle (`bundleWorkflowCode`); unset, the worker bundles the workflows at start. */
   workflowBundlePath?: string;
@@ -113,6 +117,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     database: { url: e.SCIMFLOW_DATABASE_URL, poolSize: e.SCIMFLOW_DATABASE_POOL_SIZE },
     api: { host: e.SCIMFLOW_API_HOST, port: e.SCIMFLOW_API_PORT, token: e.SCIMFLOW_API_TOKEN },
     taskQueue: e.SCIMFLOW_TASK_QUEUE,
+    workerMetrics:
+      e.SCIMFLOW_WORKER_METRICS_PORT === undefined
+        ? undefined
+        : { host: e.SCIMFLOW_WORKER_METRICS_HOST, port: e.SCIMFLOW_WORKER_METRICS_PORT },
     logLevel: e.SCIMFLOW_LOG_LEVEL,
     workflowBundlePath: e.SCIMFLOW_WORKFLOW_BUNDLE ? path.resolve(e.SCIMFLOW_WORKFLOW_BUNDLE) : undefined,
     targets: {

@@ -6,6 +6,7 @@ import { createLogger } from './logger';
 import { loadKeyring } from './security/keys';
 import { codecEndpoint } from './api/routes/codec';
 import { createApiServer, resolveApiToken } from './api/wiring';
+import { ScimflowMetrics } from './metrics/registry';
 import { registerSearchAttributes } from './temporal/registerSearchAttributes';
 import { type DevServer, findTemporalCli, startDevServer } from './temporal/devServer';
 import { connectWorker, createWorker } from './worker';
@@ -49,6 +50,8 @@ async function main(): Promise<void> {
   const workerConnection = await connectWorker(config, address);
   // The activities' dispatcher (the API has its own, which its onClose hook stops).
   const dispatcher = createIntentDispatcher(config, temporal, store, logger);
+  // One registry for the process: the API's GET /metrics shows the worker's figures too.
+  const metrics = new ScimflowMetrics();
   const worker = await createWorker({
     connection: workerConnection,
     namespace: config.temporal.namespace,
@@ -59,9 +62,10 @@ async function main(): Promise<void> {
     dispatcher,
     temporal,
     keyring,
+    metrics,
   });
   const workerRun = worker.run();
-  const { api } = await createApiServer({ config, store, temporal, token, logger, keyring });
+  const { api } = await createApiServer({ config, store, temporal, token, logger, keyring, metrics });
   await api.listen({ host: config.api.host, port: config.api.port });
 
   console.log(

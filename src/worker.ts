@@ -7,6 +7,10 @@ import type { DirectoryStore } from './directory/store';
 import { openConfiguredDirectory } from './directory/openStore';
 import { createLogger } from './logger';
 import { loadKeyring } from './security/keys';
+import { serveMetrics } from './metrics/http';
+import { countingDispatcher, rateLimiterCallbacks, scimInstrumentation } from './metrics/instrument';
+import { ScimflowMetrics } from './metrics/registry';
+import { workerMetricsOptions } from './metrics/temporalWorker';
 import { RateLimiter } from './provisioning/rateLimiter';
 import { type TargetSettings, Targets } from './provisioning/targets';
 import type { ScimClientOptions } from './scim/client';
@@ -31,6 +35,11 @@ export interface WorkerOptions {
   maxConcurrentActivities?: number;
   /** Encrypts what the worker writes to Temporal and reads what clients wrote (the payload codec). */
   keyring: Keyring;
+  /**
+   * Where the worker's metrics go (`src/metrics/`): intents it issued, completed and failed, SCIM calls, 429s,
+   * retries, reconciliation reports. None: nothing is measured.
+   */
+  metrics?: ScimflowMetrics;
 }
 
 /**
@@ -50,11 +59,17 @@ const tuning = {
 } as const;
 
 export async function createWorker(options: WorkerOptions): Promise<Worker> {
+  const { metrics } = options;
+  const pacer = new RateLimiter(options.store, metrics ? rateLimiterCallbacks(metrics) : {});
+  const scim = metrics
+    ? scimInstrumentation(metrics, { pacer, onExchange: options.onScimExchange })
+    : { pacer, onExchange: options.onScimExchange };
   const targets = new Targets(options.store, {
-    onExchange: options.onScimExchange,
+    onExchange: scim.onExchange,
     settings: options.targetSettings,
-    pacer: new RateLimiter(options.store),
+    pacer: scim.pacer,
   });
+  const measured = metrics ? workerMetricsOptions(metrics) : undefined;
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -62,9 +77,11 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     activities: createActivities({
       store: options.store,
       targets,
-      dispatcher: options.dispatcher,
+      dispatcher:
+        metrics && options.dispatcher ? countingDispatcher(options.dispatcher, metrics) : options.dispatcher,
       temporal: options.temporal,
     }),
+    ...(measured ? { sinks: measured.sinks, interceptors: { activity: measured.activityInterceptors } } : {}),
     ...(options.workflowBundlePath
       ? { workflowBundle: { codePath: options.workflowBundlePath } }
       : { workflowsPath: require.resolve('./workflows') }),
@@ -89,6 +106,7 @@ async function main(): Promise<void> {
   const connection = await connectWorker(config, config.temporal.address);
   const temporal = await connectTemporal(config.temporal, config.temporal.address, keyring);
   const dispatcher = createIntentDispatcher(config, temporal, store, logger);
+  const metrics = config.workerMetrics ? new ScimflowMetrics() : undefined;
   const worker = await createWorker({
     connection,
     namespace: config.temporal.namespace,
@@ -99,9 +117,16 @@ async function main(): Promise<void> {
     dispatcher,
     temporal,
     keyring,
+    metrics,
   });
-  logger.info({ taskQueue: config.taskQueue, namespace: config.temporal.namespace }, 'worker started');
+  const metricsListener =
+    metrics && config.workerMetrics ? await serveMetrics(metrics, config.workerMetrics) : undefined;
+  logger.info(
+    { taskQueue: config.taskQueue, namespace: config.temporal.namespace, metrics: metricsListener?.url },
+    'worker started',
+  );
   await worker.run();
+  await metricsListener?.close();
   // Deliveries under way finish, and the watches of running intents end quietly, before their connection closes.
   await dispatcher.idle();
   await temporal.connection.close();

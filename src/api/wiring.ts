@@ -7,6 +7,8 @@ import type { Config } from '../config';
 import { DirectoryChanges } from '../directory/changes';
 import type { DirectoryStore } from '../directory/store';
 import type { Logger } from '../logger';
+import { countingDispatcher, rateLimiterCallbacks, scimInstrumentation } from '../metrics/instrument';
+import { ScimflowMetrics } from '../metrics/registry';
 import { RateLimiter } from '../provisioning/rateLimiter';
 import { Targets } from '../provisioning/targets';
 import type { Keyring } from '../security/keyring';
@@ -45,10 +47,22 @@ export async function createApiServer(options: {
   keyring: Keyring;
   logger?: Logger | false;
   outboxIntervalMs?: number;
+  /**
+   * The process's metrics, served at `GET /metrics`; `npm start` shares one with its worker. None: the API has
+   * its own.
+   */
+  metrics?: ScimflowMetrics;
 }) {
   const { config, store, temporal } = options;
   const logger = options.logger || undefined;
+  const metrics = options.metrics ?? new ScimflowMetrics();
   const dispatcher = createIntentDispatcher(config, temporal, store, logger);
+  // What the routes and changes issue is counted; the outbox's background passes deliver without counting again.
+  const issuing = countingDispatcher(dispatcher, metrics);
+  metrics.watchOutbox(() => store.outboxBacklog());
+  const scim = scimInstrumentation(metrics, {
+    pacer: new RateLimiter(store, rateLimiterCallbacks(metrics)),
+  });
   const operations = new OperationQueries(temporal, store, {
     uiUrl: config.temporal.uiUrl,
     namespace: config.temporal.namespace,
@@ -62,16 +76,20 @@ export async function createApiServer(options: {
   const changes = new DirectoryChanges(store);
   const apply: ApplyChange = async (change, options) => {
     const { result, operations } = await changes.commit(change, options);
-    return { result, operations: await dispatcher.handOver(operations) };
+    return { result, operations: await issuing.handOver(operations) };
   };
   const api = await buildApi(
     {
       store,
       apply,
-      dispatcher,
+      dispatcher: issuing,
       operations,
       temporal,
-      targets: new Targets(store, { settings: config.targets, pacer: new RateLimiter(store) }),
+      targets: new Targets(store, {
+        settings: config.targets,
+        pacer: scim.pacer,
+        onExchange: scim.onExchange,
+      }),
       schedules,
     },
     {
@@ -79,6 +97,11 @@ export async function createApiServer(options: {
       logger: options.logger,
       codec: { keyring: options.keyring, uiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace },
     },
+  );
+
+  // Prometheus text format, behind the API token like every route (Prometheus: `authorization: { credentials }`).
+  api.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type(metrics.contentType).send(await metrics.text()),
   );
 
   // Intents recorded while Temporal was unreachable (or before a crash) are handed over as soon as it answers.
@@ -103,5 +126,5 @@ export async function createApiServer(options: {
   const pendingSchedules = setInterval(applySchedules, OUTBOX_INTERVAL_MS);
   pendingSchedules.unref();
   api.addHook('onClose', async () => clearInterval(pendingSchedules));
-  return { api, dispatcher };
+  return { api, dispatcher, metrics };
 }

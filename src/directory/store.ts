@@ -222,6 +222,8 @@ export interface OperationStore {
   getOperation(workflowId: string): Promise<OperationRecord | null>;
   /** Users and groups of the app with an intent still in the outbox. */
   undispatchedResourceIds(appId: string): Promise<{ resourceType: string; resourceId: string }[]>;
+  /** Intents not yet handed to Temporal: how many, and when the oldest was issued (null: none). For metrics. */
+  outboxBacklog(): Promise<{ depth: number; oldestIssuedAt: string | null }>;
 }
 
 /** Permissions, the roles that bundle them, the groups that carry the roles, and what each user holds through them. */

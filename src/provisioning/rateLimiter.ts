@@ -66,6 +66,10 @@ export interface RateLimiterOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Replaces `MAX_HOLD_MS` (tests). */
   maxHoldMs?: number;
+  /** Told of each request about to be sent again after a 429 (metrics). */
+  onResend?: (appId: string) => void;
+  /** Told of each request failed unsent, its slot or the app's pause too far away (metrics). */
+  onNotSent?: (appId: string) => void;
 }
 
 /**
@@ -90,7 +94,7 @@ export class RateLimiter implements RequestPacer {
 
   constructor(
     private readonly store: RateLimitStore,
-    options: RateLimiterOptions = {},
+    private readonly options: RateLimiterOptions = {},
   ) {
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? ((ms) => sleepFor(ms));
@@ -130,6 +134,7 @@ export class RateLimiter implements RequestPacer {
         pausedFor += pauseMs;
         if (resends >= MAX_RESENDS || pausedFor > MAX_TOTAL_PAUSE_MS || pauseMs > this.maxHoldMs)
           throw error.details.retryAfterMs === undefined ? withRetryAfter(error, pauseMs) : error;
+        this.options.onResend?.(app.id);
       }
     }
   }
@@ -148,7 +153,7 @@ export class RateLimiter implements RequestPacer {
       const slot = await this.store.reserveSlot(app.id, spacingMs, limit.burst, this.now());
       const waitMs = slot - this.now();
       if (waitMs <= 0) return; // The reservation saw no pause: one would have put the slot after it.
-      if (waitMs > this.maxHoldMs) throw notSent(app, call, waitMs);
+      if (waitMs > this.maxHoldMs) throw this.notSent(app, call, waitMs);
       await this.sleep(waitMs);
       const pausedUntil = await this.pausedUntil(app.id, PAUSE_RECHECK_MS);
       if (pausedUntil <= this.now()) return;
@@ -162,7 +167,7 @@ export class RateLimiter implements RequestPacer {
   ): Promise<void> {
     const waitMs = (await this.pausedUntil(app.id, maxAgeMs)) - this.now();
     if (waitMs <= 0) return;
-    if (waitMs > this.maxHoldMs) throw notSent(app, call, waitMs);
+    if (waitMs > this.maxHoldMs) throw this.notSent(app, call, waitMs);
     await this.sleep(waitMs);
   }
 
@@ -193,6 +198,11 @@ export class RateLimiter implements RequestPacer {
     const known = this.pauses.get(bucket);
     if (!known || known.until < untilMs) this.pauses.set(bucket, { until: untilMs, checkedAt: this.now() });
     await this.store.pauseBucket(bucket, untilMs);
+  }
+
+  private notSent(app: DirectoryApp, call: { method: string; path: string }, waitMs: number): ScimError {
+    this.options.onNotSent?.(app.id);
+    return notSent(app, call, waitMs);
   }
 
   private pacingOf(appId: string, limit: RateLimit): Limiter {

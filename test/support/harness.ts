@@ -7,6 +7,7 @@ import { SqliteDirectoryStore } from '../../src/directory/sqlite/sqliteStore';
 import type { DirectoryStore } from '../../src/directory/store';
 import { openTestStore } from './testStore';
 import { createApiServer } from '../../src/api/wiring';
+import type { ScimflowMetrics } from '../../src/metrics/registry';
 import type { IntentResult } from '../../src/shared/intents';
 import { Keyring } from '../../src/security/keyring';
 import { EncryptionCodec, isEncrypted } from '../../src/temporal/payloadCodec';
@@ -74,6 +75,8 @@ export class Harness {
       temporal?: { address: string; uiUrl?: string };
       /** A fixed API port, for a URL known before the API listens (a Temporal UI's codec endpoint). */
       apiPort?: number;
+      /** One registry for the worker and the API, as `npm start` has (else the API has its own, the worker none). */
+      metrics?: ScimflowMetrics;
     } = {},
   ): Promise<Harness> {
     quietRuntime();
@@ -111,6 +114,7 @@ export class Harness {
       dispatcher: createIntentDispatcher(config, temporal, store),
       temporal,
       keyring,
+      metrics: options.metrics,
     });
     const workerRun = worker.run();
     const { api, dispatcher } = await createApiServer({
@@ -121,6 +125,7 @@ export class Harness {
       keyring,
       logger: false,
       outboxIntervalMs: options.outboxIntervalMs,
+      metrics: options.metrics,
     });
     const apiUrl = await api.listen({ host: '127.0.0.1', port: options.apiPort ?? 0 });
     return new Harness(

@@ -185,5 +185,15 @@ export function operationQueries(db: Db): OperationStore {
         .where('dispatched_at', 'is', null)
         .execute();
     },
+
+    async outboxBacklog() {
+      // The undispatched rows only, found through `operations_undispatched`: as cheap as the outbox is short.
+      const row = await db
+        .selectFrom('operations')
+        .select((eb) => [eb.fn.countAll().as('depth'), eb.fn.min('issued_at').as('oldest')])
+        .where('dispatched_at', 'is', null)
+        .executeTakeFirst();
+      return { depth: Number(row?.depth ?? 0), oldestIssuedAt: row?.oldest ?? null };
+    },
   };
 }
