@@ -29,6 +29,8 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The admin console's browser files (plain ES modules, served as they are) beside the compiled server.
+COPY --from=build /app/src/console/ui ./dist/console/ui
 
 # Created and owned by `node` before VOLUME, so a fresh named volume inherits that ownership and the
 # non-root process can create the SQLite file (plus its -wal/-shm companions) there.

@@ -8,6 +8,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
+import { consoleRoutes, isConsoleRoute } from '../console/serve';
 import { DeletionsNeedConfirmationError, DuplicateError, UnknownReferenceError } from '../directory/errors';
 import { ProfileConflictError } from '../provisioning/profiles';
 import type { Logger } from '../logger';
@@ -76,8 +77,11 @@ export async function buildApi(
     transform: jsonSchemaTransform,
   });
 
+  // The admin console (src/console): its static files are public; its pages call the API with the token.
+  await api.register(consoleRoutes());
   api.addHook('onRequest', async (request, reply) => {
     if (request.url.split('?')[0] === '/healthz') return;
+    if (isConsoleRoute(request.routeOptions.url)) return;
     // Matched by route, not by URL text: only the codec routes themselves skip this check (routes/codec.ts).
     if (request.routeOptions.url?.startsWith(`${CODEC_PREFIX}/`)) return;
     const header = request.headers.authorization ?? '';
