@@ -72,7 +72,8 @@ async function main(): Promise<void> {
     [
       '',
       'scimflow is running',
-      `  API          ${apiUrl}   (OpenAPI: ${apiUrl}/api/openapi.json)`,
+      `  API          ${apiUrl}   (OpenAPI: ${apiUrl}/api/openapi.json, metrics: ${apiUrl}/metrics)`,
+      `  Console      ${apiUrl}/console/   (sign in with the API token)`,
       `  Temporal UI  ${devServer?.uiUrl ?? config.temporal.uiUrl}`,
       ...(devServer
         ? []

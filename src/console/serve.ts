@@ -44,9 +44,20 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
+/**
+ * The folder a package is installed in, found from its main entry: `<name>/package.json` cannot be resolved for
+ * packages whose `exports` leave it out (htm), and Node refuses what jest's resolver allows.
+ */
+function packageDir(name: string): string {
+  for (let dir = path.dirname(require.resolve(name)); ; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, 'package.json');
+    if (fs.existsSync(manifest) && JSON.parse(fs.readFileSync(manifest, 'utf8')).name === name) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`cannot find where ${name} is installed`);
+  }
+}
+
 /** The libraries the pages import, by the names the import map gives them (index.html). */
 function vendorFiles(): Record<string, string> {
-  const packageDir = (name: string) => path.dirname(require.resolve(`${name}/package.json`));
   return {
     'preact.mjs': path.join(packageDir('preact'), 'dist', 'preact.mjs'),
     'hooks.mjs': path.join(packageDir('preact'), 'hooks', 'dist', 'hooks.mjs'),
