@@ -1,4 +1,6 @@
 /** `scimflow apps …`: the apps scimflow provisions to. */
+import { deprovisionModeSchema, userMatchAttributeSchema } from '../../directory/model';
+import { profileNames } from '../../directory/targetSettings';
 import { Command, Option } from 'commander';
 import type { AppInput } from '../apiClient';
 import { type Context, EXIT, UsageError } from '../context';
@@ -14,26 +16,16 @@ const appFlags = (command: Command) =>
     .option('--bearer-token <token>', 'authenticate to the app with this bearer token')
     .option('--basic-username <username>', 'authenticate to the app with HTTP Basic (with --basic-password)')
     .option('--basic-password <password>', 'the HTTP Basic password')
+    .addOption(new Option('--profile <profile>', 'the kind of app').choices(profileNames))
     .addOption(
-      new Option('--profile <profile>', 'the kind of app').choices([
-        'generic',
-        'entra-compatible',
-        'aws-iam-identity-center',
-        'okta-compatible',
-        'slack',
-        'github-emu',
-        'put-only',
-      ]),
+      new Option('--deprovision-mode <mode>', 'what leaving users get').choices(
+        deprovisionModeSchema.options,
+      ),
     )
     .addOption(
-      new Option('--deprovision-mode <mode>', 'what leaving users get').choices(['deactivate', 'delete']),
-    )
-    .addOption(
-      new Option('--match-attribute <attribute>', 'how existing remote users are found').choices([
-        'userName',
-        'externalId',
-        'email',
-      ]),
+      new Option('--match-attribute <attribute>', 'how existing remote users are found').choices(
+        userMatchAttributeSchema.options,
+      ),
     )
     .option('--allow-private-network', 'let baseUrl be a private address')
     .option('--timeout-ms <ms>', 'per-request timeout towards the app', integer(100, 120_000))
