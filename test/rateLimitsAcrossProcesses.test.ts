@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import { intentNames } from '../src/shared/intents';
 import { type Emulator, startEmulator } from './support/emulators';
+import { isWriteMethod } from './support/emulators/rateLimit';
 import { freshDatabaseUrl } from './support/postgres';
 import { ScimflowProcess } from './support/scimflowProcess';
 import { duplicatesIn, readDirectory, targetProblems, userFor } from './support/targetState';
@@ -46,7 +47,6 @@ const IN_FLIGHT_GRACE_MS = 300;
 /** Until when, after the 429, no write may arrive (the pause ends Retry-After after the 429 reached the worker). */
 const SILENT_UNTIL_MS = 3_900;
 const SETTLE_DEADLINE_MS = 90_000;
-const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 const temporaryDirectories: string[] = [];
 const closers: (() => Promise<void>)[] = [];
@@ -146,7 +146,7 @@ describe('per-app rate limits across processes', () => {
 
       // Then: the target comes to hold the directory's state.
       const { problems, settledAt } = await settle(target, app.id, [group.id]);
-      const writes = target.requests.filter((request) => WRITES.has(request.method));
+      const writes = target.requests.filter((request) => isWriteMethod(request.method));
       const first = writes[0]?.receivedAt ?? assignedAt;
       const last = writes.at(-1)?.receivedAt ?? assignedAt;
       const windows = WINDOWS_S.map((seconds) => ({
@@ -158,7 +158,7 @@ describe('per-app rate limits across processes', () => {
         allowed: APP_LIMIT.burst + (APP_LIMIT.requestsPerMinute / 60) * seconds,
       }));
       const byProcess = countBy(
-        proxy.requests.filter((request) => WRITES.has(request.method)),
+        proxy.requests.filter((request) => isWriteMethod(request.method)),
         (request) => request.process,
       );
       const writesOf = (method: string) => writes.filter((request) => request.method === method).length;
@@ -193,7 +193,7 @@ describe('per-app rate limits across processes', () => {
       const writingWorkers = workers.filter((worker) => (byProcess.get(worker.name) ?? 0) > 0);
       expect(writingWorkers.length).toBeGreaterThanOrEqual(2);
       expect(byProcess.get('unknown') ?? 0).toBe(0);
-      expect(proxy.requests.filter((request) => WRITES.has(request.method))).toHaveLength(writes.length);
+      expect(proxy.requests.filter((request) => isWriteMethod(request.method))).toHaveLength(writes.length);
       // And the pacing did hold them back: the writes took about as long as the limit requires.
       expect(last - first).toBeGreaterThanOrEqual(((writes.length - APP_LIMIT.burst) / 2) * 1000 - 1_000);
     },
@@ -232,7 +232,7 @@ describe('per-app rate limits across processes', () => {
 
       const { problems, settledAt } = await settle(target, app.id, [group.id]);
       const writes = proxy.requests.filter(
-        (request) => WRITES.has(request.method) && request.receivedAt >= filledAt,
+        (request) => isWriteMethod(request.method) && request.receivedAt >= filledAt,
       );
       const refused = writes.filter((request) => request.status === 429);
       const pausedAt = refused[0]?.receivedAt ?? Number.NaN;
@@ -385,7 +385,7 @@ async function startAttributingProxy(upstream: string) {
       process: owners.get(req.socket) ?? 'unknown',
     };
     requests.push(record);
-    if (refusal && WRITES.has(record.method) && --refusal.countdown === 0) {
+    if (refusal && isWriteMethod(record.method) && --refusal.countdown === 0) {
       record.status = 429;
       const retryAfter = String(refusal.retryAfterSeconds);
       refusal = undefined;
