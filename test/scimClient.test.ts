@@ -81,4 +81,35 @@ describe('the SCIM client on the wire', () => {
     expect(offline).toMatchObject({ kind: 'transient' });
     expect(String((offline as Error).message)).not.toContain('s3cret');
   });
+
+  it('keeps a connection for the next call, but lets it go a second before the keep-alive timeout the server announced', async () => {
+    let connections = 0;
+    const server = http.createServer((_request, response) => {
+      response.setHeader('content-type', 'application/scim+json');
+      response.end(JSON.stringify({ id: '1', userName: 'u' }));
+    });
+    // Announced as `Keep-Alive: timeout=2`; the client must let go of an idle socket a second earlier.
+    server.keepAliveTimeout = 2_000;
+    server.on('connection', () => connections++);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const client = new ScimClient({
+      baseUrl: `http://127.0.0.1:${port}/scim/v2/`,
+      auth: { type: 'bearer', token: 't' },
+    });
+    try {
+      await client.getUser('1');
+      await client.getUser('1');
+      expect(connections).toBe(1);
+
+      // Idle for longer than the client's margin, and shorter than the server's timeout: the server still holds
+      // the socket, but the client has let it go.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await client.getUser('1');
+      expect(connections).toBe(2);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
 });

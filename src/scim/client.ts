@@ -78,6 +78,14 @@ export interface ListPage<R> {
 const SCIM_CONTENT_TYPE = 'application/scim+json';
 export const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 
+/**
+ * An idle keep-alive socket is closed after this long, or a second before the timeout the server announces
+ * (`Keep-Alive: timeout=5` from Node servers) — Node applies that hint only under an agent timeout. A request
+ * written to a socket the server is closing fails with ECONNRESET, which leaves a POST ambiguous (it may have
+ * landed): the creation's retry must then wait out the claim before it looks the object up.
+ */
+const IDLE_SOCKET_TIMEOUT_MS = 30_000;
+
 interface Agents {
   httpAgent: http.Agent;
   httpsAgent: https.Agent;
@@ -86,9 +94,10 @@ function keepAliveAgents(policy?: TargetPolicy, resolve?: HostResolver): Agents 
   // The policy's check runs where a socket resolves its host, on the addresses it then connects to.
   const lookup = (loopbackOnly: boolean) =>
     policy ? guardedLookup(policy, { loopbackOnly, resolve }) : undefined;
+  const pooled = { keepAlive: true, maxSockets: 64, timeout: IDLE_SOCKET_TIMEOUT_MS };
   return {
-    httpAgent: new http.Agent({ keepAlive: true, maxSockets: 64, lookup: lookup(true) }),
-    httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 64, lookup: lookup(false) }),
+    httpAgent: new http.Agent({ ...pooled, lookup: lookup(true) }),
+    httpsAgent: new https.Agent({ ...pooled, lookup: lookup(false) }),
   };
 }
 // One keep-alive pool per process and policy: provisioning makes many small calls to the same few hosts, and a
