@@ -22,10 +22,16 @@ async function main(): Promise<void> {
   const keyring = loadKeyring(config, { createIfMissing: true, notice: (message) => logger.warn(message) });
   const { token, source } = resolveApiToken(config);
   // Known before the API listens: the embedded UI is started pointing at the API's codec server.
-  const apiUrl = `http://${config.api.host === '0.0.0.0' ? 'localhost' : config.api.host}:${config.api.port}`;
+  const apiUrl = browsableUrl(config.api.host, config.api.port);
   let devServer: DevServer | undefined;
   let address = config.temporal.address;
   if (!address) {
+    if (config.api.port === 0) {
+      throw new Error(
+        'SCIMFLOW_API_PORT=0 cannot be used with the embedded Temporal server: its UI is started first and ' +
+          "must be told the API's port (for the codec server). Choose a port, or set TEMPORAL_ADDRESS.",
+      );
+    }
     const cliPath = await findTemporalCli({
       explicitPath: config.temporal.cliPath,
       projectRoot: path.resolve(__dirname, '..'),
@@ -102,6 +108,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
+}
+
+/** Where a browser on this machine reaches the API: a wildcard listen address is reached through localhost. */
+function browsableUrl(host: string, port: number): string {
+  const reachable = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
 }
 
 main().catch((error) => {
