@@ -657,6 +657,7 @@ async function diagnose({
   const lines: string[] = [];
   let operationsOf = (_userId: string): OperationRow[] => [];
   let claimsOf = (_userId: string): unknown[] => [];
+  let membershipsOf = (_userId: string): string[] => [];
   let db: Database.Database | undefined;
   try {
     db = new Database(path.join(dataDir, 'scimflow.db'), { readonly: true, fileMustExist: true });
@@ -675,6 +676,17 @@ async function diagnose({
       "SELECT claimant, claimed_at, expires_at FROM creation_claims WHERE app_id = ? AND resource_type = 'User' AND local_id = ?",
     );
     claimsOf = (userId) => claims.all(appId, userId);
+    // What scimflow believes the target's groups hold of the user, and member writes it never settled.
+    const memberships = db.prepare(
+      'SELECT group_id FROM remote_memberships WHERE app_id = ? AND user_id = ?',
+    );
+    const unsettled = db.prepare(
+      'SELECT group_id FROM member_writes_in_flight WHERE app_id = ? AND user_id = ?',
+    );
+    membershipsOf = (userId) => [
+      `recorded remote memberships: ${JSON.stringify(memberships.all(appId, userId))}`,
+      `member writes in flight: ${JSON.stringify(unsettled.all(appId, userId))}`,
+    ];
   } catch (error) {
     lines.push(`outbox not readable: ${String(error)}`);
   }
@@ -702,12 +714,19 @@ async function diagnose({
       request.method === 'GET'
         ? String(request.query.filter ?? '').includes(suspect.userName)
         : (request.body as { userName?: string } | undefined)?.userName === suspect.userName ||
-          remoteIds.has(request.path.split('/')[2] ?? '');
+          remoteIds.has(request.path.split('/')[2] ?? '') ||
+          // A group's membership PATCH that adds or removes the user.
+          (request.path.startsWith('/Groups/') &&
+            [...remoteIds].some((id) => JSON.stringify(request.body ?? '').includes(id)));
+    const opsOf = (request: ScimRequestRecord) =>
+      request.path.startsWith('/Groups/')
+        ? ` ${JSON.stringify((request.body as { Operations?: { op: string; path?: string }[] })?.Operations?.map((o) => `${o.op} ${o.path ?? ''}`))}`
+        : '';
     const writes = scim.requests.flatMap((request, index) =>
       about(request)
         ? [
             `#${index} ${committed?.at(new Date(request.receivedAt).toISOString()) ?? ''} ${request.method} ` +
-              `${request.path} → ${request.status ?? 'no answer'}`,
+              `${request.path}${opsOf(request)} → ${request.status ?? 'no answer'}`,
           ]
         : [],
     );
@@ -715,6 +734,7 @@ async function diagnose({
       `  writes to the target: ${writes.join(', ') || 'none'} (of ${scim.requests.length} requests)`,
     );
     for (const claim of claimsOf(suspect.id)) lines.push(`  creation claim left: ${JSON.stringify(claim)}`);
+    for (const line of membershipsOf(suspect.id)) lines.push(`  ${line}`);
     for (const operation of operationsOf(suspect.id)) {
       // The API reads the run (and decodes its result) as an operator would.
       const view = await api
@@ -768,7 +788,12 @@ interface OperationRow {
 /** The users a list of differences names, for `diagnose`. */
 function suspectsIn(problems: string[], directory: DirectoryView): { id: string; userName: string }[] {
   return directory.users.filter((user) =>
-    problems.some((problem) => problem.startsWith(`${user.userName}:`)),
+    problems.some(
+      (problem) =>
+        problem.startsWith(`${user.userName}:`) ||
+        // "group Core v3: members missing: a@crash.test, b@crash.test"
+        (problem.startsWith('group ') && problem.split(/[:,] /).includes(user.userName)),
+    ),
   );
 }
 
