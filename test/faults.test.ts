@@ -1,4 +1,4 @@
-import { Harness } from './support/harness';
+import { Harness, type Operation } from './support/harness';
 
 /**
  * Faults come from our proxy between scimflow and the real SCIM server: the target itself stays correct, so
@@ -86,6 +86,42 @@ describe('provisioning through a faulty network', () => {
     expect(h.scim.users().filter((u) => u.userName === 'sam@example.com')).toHaveLength(1);
     const remoteGroup = h.scim.groups().find((g) => g.externalId === group.id);
     expect(remoteGroup?.members?.map((m) => m.value)).toEqual([h.remoteUser('sam@example.com')?.id]);
+  });
+
+  it("a user who leaves a group and rejoins it while the leave's membership PATCH is slow on the wire stays a member: the rejoin's add lands first, the late remove second, and the group's sync puts the member back", async () => {
+    const { group } = await h.appWithAssignedGroup();
+    const uma = await h.createUser('uma@example.com');
+    await h.change('PUT', `/api/groups/${group.id}/members/${uma.id}`);
+    const remoteGroup = () => h.scim.groups().find((g) => g.externalId === group.id);
+    const umaRemoteId = h.remoteUser('uma@example.com')?.id;
+    expect(remoteGroup()?.members?.map((m) => m.value)).toEqual([umaRemoteId]);
+    const start = h.scim.requests.length;
+    // The leave's group sync reads the members, then its remove is held on the wire for 10 s.
+    h.proxy.failNext(
+      { method: 'PATCH', pathPrefix: `/Groups/${remoteGroup()?.id}` },
+      { type: 'delay', ms: 10_000 },
+    );
+
+    const leave = await h.ok<{ operations: Operation[] }>(
+      'DELETE',
+      `/api/groups/${group.id}/members/${uma.id}`,
+    );
+    while (!h.proxy.received.some((r) => r.fault === 'delay')) await new Promise((r) => setTimeout(r, 50));
+    const rejoin = await h.ok<{ operations: Operation[] }>(
+      'PUT',
+      `/api/groups/${group.id}/members/${uma.id}`,
+    );
+    const settled = await h.settle([...leave.operations, ...rejoin.operations]);
+
+    expect(settled.filter((s) => s.status !== 'completed')).toEqual([]);
+    // The race happened as staged: the target applied the rejoin's add before the leave's remove.
+    const memberWrites = h.scim.requests
+      .slice(start)
+      .filter((r) => r.method === 'PATCH' && r.path.startsWith('/Groups/'))
+      .map((r) => (JSON.stringify(r.body).includes('"remove"') ? 'remove' : 'add'));
+    expect(memberWrites.slice(0, 2)).toEqual(['add', 'remove']);
+    expect(remoteGroup()?.members?.map((m) => m.value)).toEqual([umaRemoteId]);
+    expect(h.remoteUser('uma@example.com')?.active).toBe(true);
   });
 
   it('a 400 is not retried: the operation fails with the target detail, and the link records it', async () => {

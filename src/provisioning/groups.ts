@@ -27,6 +27,12 @@ export interface MembershipChange {
   requests: number;
 }
 
+const counts = ({ added, removed, requests }: MembershipChange): MembershipChange => ({
+  added,
+  removed,
+  requests,
+});
+
 /** How many members are provisioned at once while a group is being created. */
 const MEMBER_PROVISIONING_CONCURRENCY = 16;
 
@@ -255,18 +261,43 @@ export class GroupProvisioning {
    */
   async syncMembers(appId: string, groupId: string): Promise<MembershipChange & { unprovisioned: string[] }> {
     const app = await this.targets.app(appId);
-    const group = await this.store.getGroup(groupId);
     const groupLink = await this.store.getLink(appId, 'Group', groupId);
     if (!groupLink?.remoteId) throw new Error(`group ${groupId} has no remote link in app ${appId}`);
+    const remoteGroupId = groupLink.remoteId;
+    const { group, desired, unprovisioned } = await this.desiredMembers(app, groupId);
+    const displayName = group?.displayName ?? String(groupLink.lastPushed?.displayName ?? '');
+    const first = await this.writeMembers(app, { id: groupId, displayName }, remoteGroupId, desired);
+    // The members were read before the writes. A user who joined since then may have been added by its own join
+    // (on its lane, recorded) before this sync's remove reached the app, and the record no longer says so: read
+    // again, and add back whoever this sync removed and is a member now, whatever the record says.
+    const now = await this.desiredMembers(app, groupId);
+    const removedButWanted = first.removedUserIds.filter((userId) => now.desired.has(userId));
+    if (removedButWanted.length === 0) return { ...counts(first), unprovisioned };
+    const again = await this.writeMembers(
+      app,
+      { id: groupId, displayName },
+      remoteGroupId,
+      now.desired,
+      removedButWanted,
+    );
+    return {
+      added: first.added + again.added,
+      removed: first.removed + again.removed,
+      requests: first.requests + again.requests,
+      unprovisioned,
+    };
+  }
+
+  /** The group's members that have a remote id (user id → remote id), and those still to be provisioned. */
+  private async desiredMembers(app: DirectoryApp, groupId: string) {
+    const group = await this.store.getGroup(groupId);
     const memberIds = group?.memberIds ?? [];
-    const memberLinks = await this.store.getLinks(appId, 'User', memberIds);
+    const memberLinks = await this.store.getLinks(app.id, 'User', memberIds);
     const desired = new Map(
       memberLinks.filter((l) => l.remoteId).map((l) => [l.localId, l.remoteId as string]),
     );
     const unprovisioned = await this.unprovisionedMembers(app, memberIds, memberLinks);
-    const displayName = group?.displayName ?? String(groupLink.lastPushed?.displayName ?? '');
-    const change = await this.writeMembers(app, { id: groupId, displayName }, groupLink.remoteId, desired);
-    return { ...change, unprovisioned };
+    return { group, desired, unprovisioned };
   }
 
   private async unprovisionedMembers(
@@ -281,24 +312,29 @@ export class GroupProvisioning {
     return (await this.store.getUsers(candidates)).filter((user) => user.active).map((user) => user.id);
   }
 
-  /** Sends what differs between `desired` (user id → remote id) and what scimflow last wrote to the group. */
+  /**
+   * Sends what differs between `desired` (user id → remote id) and what scimflow last wrote to the group; members
+   * in `unsure` are sent whatever the record says of them.
+   */
   private async writeMembers(
     app: DirectoryApp,
     group: { id: string; displayName: string },
     remoteGroupId: string,
     desired: Map<string, string>,
-  ): Promise<MembershipChange> {
+    alsoUnsure: string[] = [],
+  ): Promise<MembershipChange & { removedUserIds: string[] }> {
     const appId = app.id;
     const groupId = group.id;
     // Writes a dying process may have left on the wire make those members unsure, whatever the record says:
     // removed if unwanted, sent again if wanted.
     const inFlight = await this.store.memberWritesInFlightToGroup(appId, groupId);
-    const unsure = new Set(inFlight);
+    const unsure = new Set([...inFlight, ...alsoUnsure]);
     const recorded = await this.store.remoteMemberIds(appId, groupId);
     const confirmed = new Set(recorded.filter((userId) => !unsure.has(userId)));
     const toAdd = [...desired.keys()].filter((userId) => !confirmed.has(userId));
     const toRemove = [...new Set([...recorded, ...inFlight])].filter((userId) => !desired.has(userId));
-    if (toAdd.length === 0 && toRemove.length === 0) return { added: 0, removed: 0, requests: 0 };
+    if (toAdd.length === 0 && toRemove.length === 0)
+      return { added: 0, removed: 0, requests: 0, removedUserIds: [] };
 
     const removedLinks = await this.store.getLinks(appId, 'User', toRemove);
     const removable = new Map(
@@ -314,7 +350,12 @@ export class GroupProvisioning {
     await this.store.addRemoteMembers(appId, groupId, toAdd);
     await this.store.removeRemoteMembers(appId, groupId, toRemove);
     await this.store.settleMemberWrites(appId, groupId, [...new Set([...inFlight, ...toAdd, ...toRemove])]);
-    return { added: toAdd.length, removed: toRemove.length, requests: writes.length };
+    return {
+      added: toAdd.length,
+      removed: toRemove.length,
+      requests: writes.length,
+      removedUserIds: toRemove,
+    };
   }
 
   /**
