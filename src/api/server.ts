@@ -135,12 +135,10 @@ export async function buildApi(
   });
 
   api.setNotFoundHandler((request, reply) =>
-    reply
-      .code(404)
-      .send({
-        error: 'not-found',
-        message: shortened(`no route ${request.method} ${request.url.split('?')[0]}`),
-      }),
+    reply.code(404).send({
+      error: 'not-found',
+      message: shortened(`no route ${request.method} ${request.url.split('?')[0]}`),
+    }),
   );
   api.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   api.get('/api/openapi.json', { schema: { hide: true } }, async () => api.swagger());
