@@ -1,6 +1,12 @@
 import type { ReconciliationReport } from '../src/directory/model';
 import { groupKey, userKey } from '../src/provisioning/links';
-import { Harness } from './support/harness';
+import { Harness, type Operation } from './support/harness';
+
+/** What the API answers to a change of a group or of an assignment. */
+interface Changed {
+  appIds: string[];
+  operations: Operation[];
+}
 
 /*
  * A target that accepts a second user with a userName in use (and a second group with a displayName in use) never
@@ -17,10 +23,10 @@ describe('one remote object per directory object, whatever runs at once', () => 
     await h?.close();
   });
 
-  it('given four groups sharing their 120 members (each user in two), when all four are assigned to an app at once while one more user joins two of them, then the never-409 target holds each user once and each group with its members', async () => {
+  it('given four groups sharing their 200 members (each user in two), when all four are assigned to an app at once and, while their members are being provisioned, one more user joins two of them at the same moment, then the never-409 target holds each user once and each group with its members', async () => {
     const app = await h.createApp({ name: 'Never 409' });
     const users = await inBatches(
-      Array.from({ length: 120 }, (_, i) => `shared${String(i).padStart(3, '0')}@example.com`),
+      Array.from({ length: 200 }, (_, i) => `shared${String(i).padStart(3, '0')}@example.com`),
       (userName) => h.createUser(userName),
     );
     const late = await h.createUser('late@example.com');
@@ -33,13 +39,19 @@ describe('one remote object per directory object, whatever runs at once', () => 
       ),
     );
 
-    const changes = await Promise.all([
-      ...groups.map((group) => h.change('PUT', `/api/apps/${app.id}/groups/${group.id}`)),
-      h.change('PUT', `/api/groups/${groups[0].id}/members/${late.id}`),
-      h.change('PUT', `/api/groups/${groups[1].id}/members/${late.id}`),
-    ]);
+    // The four assignments race each other; each is committed (its intents recorded) once the API answers.
+    const assignments = await Promise.all(
+      groups.map((group) => h.ok<Changed>('PUT', `/api/apps/${app.id}/groups/${group.id}`)),
+    );
+    // Their groups' members are still being created when the late user joins two assigned groups at once.
+    const joins = await Promise.all(
+      [groups[0], groups[1]].map((group) =>
+        h.ok<Changed>('PUT', `/api/groups/${group.id}/members/${late.id}`),
+      ),
+    );
+    expect(joins.map((join) => join.appIds)).toEqual([[app.id], [app.id]]);
+    const settled = await h.settle([...assignments, ...joins].flatMap((change) => change.operations));
 
-    const settled = changes.flatMap((change) => change.settled);
     expect(settled.filter((s) => s.status !== 'completed')).toEqual([]);
     const remoteUsers = h.scim.users();
     const copies = new Map<string, number>();

@@ -104,6 +104,10 @@ describe('the intent outbox', () => {
     );
     const recorded = await h.store.transaction((tx) => recordIntents(tx, requests));
     const second = new OutboxDispatcher(h.temporal, h.store, { taskQueue: h.taskQueue });
+    // Both dispatchers start workflows through this client. Temporal itself refuses a second start of a workflow
+    // id (and the dispatcher takes that refusal as delivered), so only the starts asked for show a double delivery.
+    const starts = jest.spyOn(h.temporal.workflow, 'start');
+    const startsOf = new Map<string, number>();
     try {
       // Each pass starts what is free (the first intent of each lane); the watches of both start the rest.
       await Promise.all([h.dispatcher.deliverPending(), second.deliverPending()]);
@@ -111,6 +115,17 @@ describe('the intent outbox', () => {
       expect(settled.every((s) => s.status === 'completed')).toBe(true);
     } finally {
       await second.idle();
+      for (const [, options] of starts.mock.calls) {
+        startsOf.set(options.workflowId, (startsOf.get(options.workflowId) ?? 0) + 1);
+      }
+      starts.mockRestore();
+    }
+    // Each intent was handed to Temporal once, by one dispatcher: the lease kept the other off it.
+    expect(recorded.map((op) => [op.workflowId, startsOf.get(op.workflowId)])).toEqual(
+      recorded.map((op) => [op.workflowId, 1]),
+    );
+    for (const op of recorded) {
+      expect(await h.store.getOperation(op.workflowId)).toMatchObject({ deliveryAttempts: 1 });
     }
     for (const user of users) {
       const lane = recorded.filter((op) => op.laneId === `lane:${app.id}:User:${user.id}`);
@@ -120,7 +135,8 @@ describe('the intent outbox', () => {
           runs.push(run);
         }
       }
-      // One run per intent, none started before the one ahead of it in the lane had closed.
+      // One run per intent (Temporal's id rule holds that whatever the lease does), none started before the one
+      // ahead of it in the lane had closed.
       expect(runs).toHaveLength(3);
       const described = await Promise.all(
         lane.map((op) => h.temporal.workflow.getHandle(op.workflowId).describe()),

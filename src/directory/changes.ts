@@ -3,6 +3,7 @@ import { deletionLimit, totalDeletions } from './deletionGuard';
 import { DeletionsNeedConfirmationError, type RefusedDeletions } from './errors';
 import { type ChangePlan, IntentPlanner } from './intentPlanner';
 import { recordIntents } from './outbox';
+import { usersInAppScope } from './scope';
 import type { DirectoryQueries, DirectoryStore, OperationRecord } from './store';
 
 /** What a change hands back: its own result, and the intents it issues (with what they would take away). */
@@ -40,9 +41,13 @@ async function refuseMassDeletions(tx: DirectoryQueries, plan: ChangePlan): Prom
     if (total === 0) continue;
     const app = await tx.getApp(appId);
     if (!app) continue;
-    // The app's users before the change: those it holds now, and those this change deprovisions.
-    const appUsers = (await tx.userIdsHeldByApp(appId)).length + tally.users;
-    const limit = deletionLimit(app.reconcile.deletionThreshold, appUsers);
+    const threshold = app.reconcile.deletionThreshold;
+    // Within what even an empty app allows: no need to count the app's users.
+    if (total <= deletionLimit(threshold, 0)) continue;
+    // The app's users before the change: those in its scope now (active members of its groups), and those this
+    // change deprovisions (a deactivated member is no longer in scope, and is counted once, here).
+    const appUsers = (await usersInAppScope(tx, appId)).length + tally.users;
+    const limit = deletionLimit(threshold, appUsers);
     if (total > limit) refused.push({ appId, appName: app.name, ...tally, total, limit });
   }
   if (refused.length > 0) throw new DeletionsNeedConfirmationError(refused);
