@@ -5,9 +5,10 @@ import { promisify } from 'node:util';
 import axios from 'axios';
 import { Worker } from '@temporalio/worker';
 import { codecEndpoint } from '../src/api/routes/codec';
+import type { ReconciliationReport } from '../src/directory/model';
 import { findTemporalCli } from '../src/temporal/devServer';
 import { temporalDataConverter } from '../src/temporal/payloadCodec';
-import { API_TOKEN, Harness } from './support/harness';
+import { API_TOKEN, Harness, type Operation } from './support/harness';
 
 const run = promisify(execFile);
 
@@ -55,15 +56,44 @@ const metadataText = (payload: JsonPayload, key: string) =>
 describe('personal data in Temporal histories', () => {
   let h: Harness;
   let cli: string;
-  const marker = randomUUID().slice(0, 8);
+  // Letters g–v only: no id, run id or hash in an export (hex) can hold it by chance.
+  const marker = randomUUID()
+    .slice(0, 8)
+    .replace(/[0-9a-f]/g, (digit) => 'ghijklmnopqrstuv'[parseInt(digit, 16)]);
   const person = {
     userName: `zelda.${marker}@privacy.example`,
     email: `z.quixley.${marker}@mail.privacy.example`,
     givenName: `Zeldarine${marker}`,
     familyName: `Quixley${marker}`,
   };
+  /** What later changes give the user, the names of a group she is in, and a user the app already held. */
+  const later = {
+    email: `zq.${marker}@newmail.privacy.example`,
+    title: `Archivist${marker}`,
+    team: `Zelda's circle ${marker}`,
+    renamedTeam: `Quixley kin ${marker}`,
+    importedUserName: `yorick.${marker}@privacy.example`,
+    importedFamilyName: `Yoricksson${marker}`,
+    /** Her userName with a fullwidth ｚ: another user to the app, the same to the directory. */
+    lookalikeUserName: `\uff5aelda.${marker}@privacy.example`,
+  };
   let appId: string;
   let intentWorkflowId: string;
+  /** Every kind of run the app has; a reconciliation's workflow id begins with `reconcile`. */
+  const intents = [
+    'createGroup',
+    'deleteGroup',
+    'deprovisionUser',
+    'importFromApp',
+    'provisionUser',
+    'reconcile',
+    'syncGroupMembership',
+    'syncRoleEntitlements',
+    'updateGroup',
+    'updateUser',
+  ];
+  /** The workflow ids of the runs after the first provisioning, by intent. */
+  const runs: Record<string, string[]> = {};
 
   const temporalCli = async (args: string[]): Promise<unknown> => {
     const address = process.env.SCIMFLOW_TEST_TEMPORAL_ADDRESS!;
@@ -82,15 +112,44 @@ describe('personal data in Temporal histories', () => {
       '--query',
       `ScimAppId = "${appId}"`,
       ...codecArgs,
-    ])) as { execution: { workflowId: string } }[];
-    const workflowIds = [...new Set(listed.map((run) => run.execution.workflowId))];
-    const exports = await Promise.all(
-      workflowIds.flatMap((workflowId) => [
-        temporalCli(['workflow', 'show', '--workflow-id', workflowId, ...codecArgs]),
-        temporalCli(['workflow', 'describe', '--workflow-id', workflowId, ...codecArgs]),
-      ]),
+    ])) as { execution: { workflowId: string; runId: string } }[];
+    // Each run by its id (a workflow id may have had several), a few CLI processes at a time on two cores.
+    const executions = listed.map((listing) => listing.execution);
+    const exports: unknown[] = [];
+    for (let i = 0; i < executions.length; i += 8) {
+      exports.push(
+        ...(await Promise.all(
+          executions.slice(i, i + 8).flatMap(({ workflowId, runId }) => {
+            const execution = ['--workflow-id', workflowId, '--run-id', runId, ...codecArgs];
+            return [
+              temporalCli(['workflow', 'show', ...execution]),
+              temporalCli(['workflow', 'describe', ...execution]),
+            ];
+          }),
+        )),
+      );
+    }
+    const workflowIds = [...new Set(executions.map((execution) => execution.workflowId))];
+    /** What the runs of one kind show (`intents`). */
+    const textOfIntent = (intent: string) =>
+      readableText(
+        exports.filter((_, n) => executions[Math.floor(n / 2)].workflowId.startsWith(`${intent}:`)),
+      );
+    return { workflowIds, exports, text: readableText([listed, exports]), textOfIntent };
+  };
+
+  /** Runs a directory change and records its intents' runs, each of which must have completed. */
+  const changeCompletely = async (
+    method: 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    url: string,
+    body?: unknown,
+  ) => {
+    const { body: answer, settled } = await h.change(method, url, body);
+    expect(settled.map(({ intent, status }) => `${intent} ${status}`)).toEqual(
+      settled.map(({ intent }) => `${intent} completed`),
     );
-    return { workflowIds, exports, text: readableText([listed, exports]) };
+    for (const { intent, workflowId } of settled) (runs[intent] ??= []).push(workflowId);
+    return answer;
   };
 
   beforeAll(async () => {
@@ -100,8 +159,9 @@ describe('personal data in Temporal histories', () => {
       explicitPath: process.env.TEMPORAL_CLI_PATH,
     });
 
-    // Given a user provisioned through the API, whose first create was refused with an answer quoting them
-    const { app, group } = await h.appWithAssignedGroup();
+    // Given a user provisioned through the API, whose first create was refused with an answer quoting them,
+    // to an app that receives roles
+    const { app, group } = await h.appWithAssignedGroup({ provisioning: { roles: true } });
     appId = app.id;
     const user = await h.createUser(person.userName, {
       name: { givenName: person.givenName, familyName: person.familyName },
@@ -126,22 +186,80 @@ describe('personal data in Temporal histories', () => {
     intentWorkflowId = joined.settled[0].workflowId;
     expect(h.remoteUser(person.userName)).toBeDefined();
     expect(h.proxy.received.some((request) => request.status === 503)).toBe(true);
+
+    // and every other intent that carries her data or her group's name run for the app: she changes her e-mail
+    // address and title,
+    await changeCompletely('PATCH', `/api/users/${user.id}`, {
+      title: later.title,
+      emails: [{ value: later.email, type: 'work', primary: true }],
+    });
+    expect(h.remoteUser(person.userName)).toMatchObject({ title: later.title });
+    // joins a group of her own name that is assigned to the app, which carries a role, and is renamed,
+    const team = await h.ok<{ id: string }>('POST', '/api/groups', { displayName: later.team });
+    await changeCompletely('PUT', `/api/apps/${appId}/groups/${team.id}`);
+    await changeCompletely('PUT', `/api/groups/${team.id}/members/${user.id}`);
+    await changeCompletely('POST', '/api/roles', { name: 'Archive keeper', groupIds: [team.id] });
+    await changeCompletely('PATCH', `/api/groups/${team.id}`, { displayName: later.renamedTeam });
+    expect(h.remoteGroup(later.renamedTeam)?.members?.map((member) => member.value)).toEqual([
+      h.remoteUser(person.userName)!.id,
+    ]);
+    // users of the app are imported: one unknown to the directory, and one it takes for her (refused),
+    h.scim.seedUser({
+      userName: later.importedUserName,
+      name: { givenName: 'Yorick', familyName: later.importedFamilyName },
+      emails: [{ value: later.importedUserName, type: 'work', primary: true }],
+      active: true,
+    });
+    h.scim.seedUser({ userName: later.lookalikeUserName, active: true });
+    const imported = await h.ok<{ workflowId: string; operations: Operation[] }>(
+      'POST',
+      `/api/apps/${appId}/import`,
+      { groups: true },
+    );
+    const [importRun] = await h.settle(imported.operations);
+    expect(importRun).toMatchObject({
+      intent: 'importFromApp',
+      status: 'completed',
+      result: {
+        counts: { created: 1, errors: 1 },
+        errors: [expect.objectContaining({ name: later.lookalikeUserName })],
+      },
+    });
+    runs.importFromApp = [importRun.workflowId];
+    // her title is changed by hand in the app and a reconciliation puts it back,
+    h.scim.updateUserDirectly(h.remoteUser(person.userName)!.id, { title: `Changed by hand ${marker}` });
+    const reconciliation = await h.ok<{ workflowId: string }>('POST', `/api/apps/${appId}/reconcile`, {});
+    const reconciled = (await h.temporal.workflow
+      .getHandle(reconciliation.workflowId)
+      .result()) as ReconciliationReport;
+    expect(reconciled).toMatchObject({ status: 'completed', counts: { updated: 1 } });
+    expect(h.remoteUser(person.userName)).toMatchObject({ title: later.title });
+    runs.reconcileApp = [reconciliation.workflowId];
+    // her group is taken from the app, and she is deactivated
+    await changeCompletely('DELETE', `/api/apps/${appId}/groups/${team.id}`);
+    expect(h.remoteGroup(later.renamedTeam)).toBeUndefined();
+    await changeCompletely('PATCH', `/api/users/${user.id}`, { active: false });
+    expect(h.remoteUser(person.userName)).toMatchObject({ active: false });
+    expect(runs.deprovisionUser).toHaveLength(1);
   });
 
   afterAll(async () => {
     await h?.close();
   });
 
-  it('exported with the Temporal CLI, the app’s histories hold no userName, e-mail address or name', async () => {
+  it('exported with the Temporal CLI, the histories of every intent the app ran hold no userName, e-mail address, name, title or group name', async () => {
     // When everything the cluster holds about the app's runs is exported
     const { workflowIds, exports, text } = await exportApp();
 
-    // Then the group's and the user's intents are there, and no personal data in any of it (base64 decoded too)
-    expect(workflowIds).toEqual(
-      expect.arrayContaining([intentWorkflowId, expect.stringMatching(/^createGroup:/)]),
-    );
-    for (const secret of Object.values(person)) expect(text).not.toContain(secret);
-    expect(text).not.toContain(`zelda.${marker}`);
+    // Then the runs of every intent are there,
+    const intentOf = (workflowId: string) => workflowId.split(':')[0];
+    expect([...new Set(workflowIds.map(intentOf))].sort()).toEqual(intents);
+    expect(workflowIds).toEqual(expect.arrayContaining([intentWorkflowId, ...Object.values(runs).flat()]));
+    // and no personal data in any of it (base64 decoded too); each value holds the marker, which none may show
+    for (const secret of [...Object.values(person), ...Object.values(later)]) {
+      expect(text).not.toContain(secret);
+    }
+    expect(text).not.toContain(marker);
     // Every payload is encrypted (inputs, results, signals, summaries, failure details) but the search
     // attributes', which no codec sees (ids, the resource type, the intent, the worker's build id), and what the
     // SDK writes itself in its markers: a workflow code version's name (`patched()`), and a local activity's
@@ -165,14 +283,18 @@ describe('personal data in Temporal histories', () => {
   });
 
   it('the same export through the codec server reads in clear (the check above would have seen them)', async () => {
-    const { text } = await exportApp([
+    const exported = await exportApp([
       '--codec-endpoint',
       `${h.apiUrl}/codec`,
       '--codec-auth',
       `Bearer ${API_TOKEN}`,
     ]);
+    const { text } = exported;
     expect(text).toContain(person.userName);
     expect(text).toContain(`cannot create ${person.userName}`);
+    // and so do the runs of every intent but the role sync, which carries ids and counts only
+    const showingTheMarker = intents.filter((intent) => exported.textOfIntent(intent).includes(marker));
+    expect(showingTheMarker).toEqual(intents.filter((intent) => intent !== 'syncRoleEntitlements'));
   });
 
   it('the codec server decodes a history’s payload for the API token or the UI’s codec token, and for nothing else', async () => {

@@ -133,7 +133,8 @@ describe('input hygiene: names compared as people read them, control characters 
     expect(await counts()).toEqual(before);
   });
 
-  it('given 100,000 malformed member ids, then the 400 lists 20 issues and counts them all', async () => {
+  it('given 100,000 malformed member ids, then the 400 lists 20 issues, counts them all, and no group is created', async () => {
+    const before = await counts();
     const memberIds = Array.from({ length: 100_000 }, (_, n) => `bad id ${n}`);
 
     const refused = await h.call<Refusal>('POST', '/api/groups', { displayName: 'Malformed', memberIds });
@@ -142,6 +143,102 @@ describe('input hygiene: names compared as people read them, control characters 
     expect(refused.body.issues).toHaveLength(20);
     expect(refused.body.issueCount).toBe(100_000);
     expect(JSON.stringify(refused.body).length).toBeLessThan(4096);
+    expect(await counts()).toEqual(before);
+  });
+
+  it('given a Basic-auth password with a CRLF or of 1,025 characters, or an app name with a control character, then each is a 400 naming the field and its rule, and no app is stored', async () => {
+    const before = await counts();
+    const app = (name: string, password: string) =>
+      h.call<Refusal>('POST', '/api/apps', {
+        name,
+        baseUrl: h.proxy.url,
+        auth: { type: 'basic', username: 'svc-scimflow', password },
+      });
+
+    const crlfPassword = await app('Basic CRLF', 'secret\r\nX-Evil: 1');
+    const longPassword = await app('Basic long', 'p'.repeat(1025));
+    const escapeName = await app('Acme\u001b[2J CRM', 'secret');
+
+    expect(crlfPassword).toMatchObject({
+      status: 400,
+      body: { error: 'invalid-request', issues: [{ path: 'auth.password' }] },
+    });
+    expect(crlfPassword.body.issues?.[0].message).toMatch(/control characters/);
+    expect(longPassword).toMatchObject({ status: 400, body: { issues: [{ path: 'auth.password' }] } });
+    expect(longPassword.body.issues?.[0].message).toMatch(/1024/);
+    expect(escapeName).toMatchObject({ status: 400, body: { issues: [{ path: 'name' }] } });
+    expect(escapeName.body.issues?.[0].message).toMatch(/control characters/);
+    expect(await counts()).toEqual(before);
+  });
+
+  it('given an app, when its name is patched to one with a control character or its credentials to a password with a CRLF or too long, then each is a 400 and the app is unchanged and still reaches its target', async () => {
+    const app = await h.createApp();
+    const before = await h.ok('GET', `/api/apps/${app.id}`);
+
+    const refusals = [
+      await h.call<Refusal>('PATCH', `/api/apps/${app.id}`, { name: 'Renamed\u0000' }),
+      await h.call<Refusal>('PATCH', `/api/apps/${app.id}`, {
+        auth: { type: 'basic', username: 'svc-scimflow', password: 'secret\r\nX-Evil: 1' },
+      }),
+      await h.call<Refusal>('PATCH', `/api/apps/${app.id}`, {
+        auth: { type: 'basic', username: 'svc-scimflow', password: 'p'.repeat(1025) },
+      }),
+    ];
+
+    expect(refusals.map(({ status, body }) => [status, body.issues?.[0].path])).toEqual([
+      [400, 'name'],
+      [400, 'auth.password'],
+      [400, 'auth.password'],
+    ]);
+    expect(await h.ok('GET', `/api/apps/${app.id}`)).toEqual(before);
+    expect(await h.ok('POST', `/api/apps/${app.id}/test-connection`)).toMatchObject({ ok: true });
+  });
+
+  it('given users Ada and Bob, when Bob is renamed to Ada’s userName in fullwidth letters or another case, then each is a 409 naming userName and Bob is unchanged', async () => {
+    const ada = await h.createUser('ada.lovelace@example.com');
+    const bob = await h.createUser('bob.hygiene@example.com');
+    const before = { counts: await counts(), bob: await h.ok('GET', `/api/users/${bob.id}`) };
+
+    for (const userName of [
+      '\uff21\uff44\uff41.lovelace@example.com',
+      'ADA.LOVELACE@EXAMPLE.COM',
+      'Ada.Lovelace@example.com',
+    ]) {
+      const renamed = await h.call<Refusal>('PATCH', `/api/users/${bob.id}`, { userName });
+      expect({ userName, status: renamed.status, error: renamed.body.error }).toEqual({
+        userName,
+        status: 409,
+        error: 'conflict',
+      });
+      expect(renamed.body.message).toMatch(/userName/);
+    }
+
+    expect(await h.ok('GET', `/api/users/${bob.id}`)).toEqual(before.bob);
+    expect(await h.ok('GET', `/api/users/${ada.id}`)).toMatchObject({ userName: 'ada.lovelace@example.com' });
+    expect(await counts()).toEqual(before.counts);
+  });
+
+  it('given role Auditors, when a role is created or renamed to a variant of its name, then each is a 409 and the roles are unchanged', async () => {
+    await h.ok('POST', '/api/roles', { name: 'Auditors' });
+    const readers = await h.ok<{ id: string }>('POST', '/api/roles', { name: 'Readers' });
+    const before = await h.ok('GET', '/api/roles');
+
+    const answers: { name: string; status: number; body: Refusal }[] = [];
+    for (const name of ['auditors', '\uff21uditors', 'AUDITORS']) {
+      answers.push({ name, ...(await h.call<Refusal>('POST', '/api/roles', { name })) });
+    }
+    // a zero-width space is invisible, so it makes no other name
+    const renamedTo = 'Auditors\u200b';
+    answers.push({
+      name: renamedTo,
+      ...(await h.call<Refusal>('PATCH', `/api/roles/${readers.id}`, { name: renamedTo })),
+    });
+
+    expect(answers.map(({ name, status, body }) => ({ name, status, error: body.error }))).toEqual(
+      answers.map(({ name }) => ({ name, status: 409, error: 'conflict' })),
+    );
+    expect(answers[0].body.message).toMatch(/role with name/);
+    expect(await h.ok('GET', '/api/roles')).toEqual(before);
   });
 
   it('answers a NUL byte or a quote in an operations filter with a 400 at once, before any call to Temporal', async () => {

@@ -1,7 +1,9 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs/promises';
+import Database from 'better-sqlite3';
+import { Client } from 'pg';
 import { appInputSchema } from '../src/directory/model';
 import {
   PostgresDirectoryStore,
@@ -10,7 +12,7 @@ import {
 import { rotateAppCredentials, SqliteDirectoryStore } from '../src/directory/sqlite/sqliteStore';
 import type { DirectoryStore } from '../src/directory/store';
 import { Targets } from '../src/provisioning/targets';
-import { Keyring } from '../src/security/keyring';
+import { Keyring, keyIdOf } from '../src/security/keyring';
 import { freshDatabaseUrl } from './support/postgres';
 import { type ScimTestServer, startScimServer } from './support/scimServer';
 import { testStoreKind } from './support/testStore';
@@ -65,6 +67,44 @@ async function rotateAt(location: string, keyring: Keyring) {
   const { walTruncated: _, ...report } = await rotateAppCredentials(location, keyring);
   return report;
 }
+/**
+ * Every row of every table of a directory, read with SQL as anyone with access to the database reads it: the `apps`
+ * rows (id and auth) apart, and all rows of all tables as text.
+ */
+async function rawRows(
+  location: string,
+): Promise<{ apps: { id: string; auth: string }[]; everything: string }> {
+  if (testStoreKind() === 'postgres') {
+    const client = new Client({ connectionString: location });
+    await client.connect();
+    try {
+      const apps = (await client.query<{ id: string; auth: string }>('SELECT id, auth FROM apps')).rows;
+      const tables = await client.query<{ table_name: string }>(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+      );
+      const rows: string[] = [];
+      for (const { table_name: table } of tables.rows) {
+        const all = await client.query<{ row: string }>(`SELECT t::text AS row FROM "${table}" t`);
+        rows.push(...all.rows.map(({ row }) => row));
+      }
+      return { apps, everything: rows.join('\n') };
+    } finally {
+      await client.end();
+    }
+  }
+  const db = new Database(location, { readonly: true, fileMustExist: true });
+  try {
+    const apps = db.prepare('SELECT id, auth FROM apps').all() as { id: string; auth: string }[];
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as {
+      name: string;
+    }[];
+    const rows = tables.flatMap(({ name }) => db.prepare(`SELECT * FROM "${name}"`).all());
+    return { apps, everything: JSON.stringify(rows) };
+  } finally {
+    db.close();
+  }
+}
+
 let target: ScimTestServer;
 let api: DirectoryStore;
 let worker: DirectoryStore;
@@ -143,5 +183,58 @@ describe(`one directory, two processes (${testStoreKind()})`, () => {
     const after = await openAt(location, new Keyring(newKey));
     expect((await after.getApp(app.id))?.auth).toEqual({ type: 'bearer', token: 'rotate-me' });
     await after.close();
+  });
+
+  test('given apps with a bearer token and a basic password, when the apps table is read with SQL, then each credential is sealed with the current key and no table holds a secret', async () => {
+    const key = Keyring.generateKey();
+    const location = await newDirectoryLocation();
+    const store = await openAt(location, new Keyring(key));
+    try {
+      const token = `token-${randomBytes(16).toString('hex')}`;
+      const basic = {
+        type: 'basic',
+        username: 'svc-raw-read',
+        password: `pw-${randomBytes(16).toString('hex')}`,
+      };
+      const created = [
+        await store.createApp(
+          appInputSchema.parse({
+            name: 'Raw bearer',
+            baseUrl: 'https://bearer.example.com/scim/v2',
+            auth: { type: 'bearer', token },
+          }),
+        ),
+        await store.createApp(
+          appInputSchema.parse({
+            name: 'Raw basic',
+            baseUrl: 'https://basic.example.com/scim/v2',
+            auth: basic,
+          }),
+        ),
+      ];
+      // A new token patched in is sealed too.
+      const newToken = `token-${randomBytes(16).toString('hex')}`;
+      await store.updateApp(created[0].id, { auth: { type: 'bearer', token: newToken } });
+
+      const { apps, everything } = await rawRows(location);
+
+      // Each stored value is `sealed:v1:<type>:` and the sealed bytes begin with the format byte and the key's id.
+      const sealedBy = (type: string) =>
+        `sealed:v1:${type}:${Buffer.concat([Buffer.from([1]), keyIdOf(key)]).toString('base64')}`;
+      const stored = new Map(apps.map(({ id, auth }) => [id, auth]));
+      expect(apps).toHaveLength(2);
+      expect(stored.get(created[0].id)?.slice(0, sealedBy('bearer').length)).toBe(sealedBy('bearer'));
+      expect(stored.get(created[1].id)?.slice(0, sealedBy('basic').length)).toBe(sealedBy('basic'));
+      // and no row of any table holds a secret (the scan reads them: the apps' names are there, in clear)
+      expect(everything).toContain('Raw basic');
+      for (const secret of [token, newToken, basic.password, basic.username]) {
+        expect(everything).not.toContain(secret);
+      }
+      // while the store still opens them: the rows read are the apps' credentials
+      expect((await store.getApp(created[0].id))?.auth).toEqual({ type: 'bearer', token: newToken });
+      expect((await store.getApp(created[1].id))?.auth).toEqual(basic);
+    } finally {
+      await store.close();
+    }
   });
 });

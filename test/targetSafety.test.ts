@@ -111,6 +111,8 @@ describe('safe outbound calls: which targets scimflow calls, and how much of an 
       ['a link-local address', 'https://[fe80::1]/scim/v2', 'link-local-address'],
       ['the unspecified address', 'https://0.0.0.0/scim/v2', 'unspecified-address'],
       ['an IPv4-mapped private address', 'https://[::ffff:192.168.1.1]/scim/v2', 'private-address'],
+      ['a reserved address', 'https://240.0.0.1/scim/v2', 'reserved-address'],
+      ['a multicast address', 'https://[ff02::1]/scim/v2', 'reserved-address'],
     ])('given %s, then POST answers 400 naming the rule and nothing is stored', async (_, baseUrl, rule) => {
       const name = `Unsafe ${randomUUID()}`;
 
