@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createApiServer } from '../src/api/wiring';
 import { loadConfig } from '../src/config';
 import { appInputSchema } from '../src/directory/model';
 import { checkConnection } from '../src/provisioning/connectionCheck';
@@ -8,7 +9,8 @@ import { Targets } from '../src/provisioning/targets';
 import { ScimClient } from '../src/scim/client';
 import { ScimError } from '../src/scim/errors';
 import type { HostResolver } from '../src/scim/targetPolicy';
-import { Harness } from './support/harness';
+import { apiCalls } from './support/apiCalls';
+import { API_TOKEN, Harness } from './support/harness';
 
 interface ConnectionReport {
   ok: boolean;
@@ -185,6 +187,42 @@ describe('safe outbound calls: which targets scimflow calls, and how much of an 
       expect(() => loadConfig({ SCIMFLOW_ALLOW_PRIVATE_TARGETS: 'yes please' })).toThrow(
         /SCIMFLOW_ALLOW_PRIVATE_TARGETS/,
       );
+    });
+
+    test('given a deployment (TEMPORAL_ADDRESS set, loopback not allowed), then an app on a loopback address is refused by the API naming the rule, and nothing is stored', async () => {
+      const config = loadConfig({
+        TEMPORAL_ADDRESS: process.env.SCIMFLOW_TEST_TEMPORAL_ADDRESS,
+        SCIMFLOW_TASK_QUEUE: h.taskQueue,
+      });
+      const { api } = await createApiServer({
+        config,
+        store: h.store,
+        temporal: h.temporal,
+        token: API_TOKEN,
+        keyring: h.keyring,
+        logger: false,
+      });
+      const name = `Loopback ${randomUUID()}`;
+      try {
+        const url = await api.listen({ host: '127.0.0.1', port: 0 });
+        const deployed = apiCalls(
+          () => url,
+          () => API_TOKEN,
+        );
+        const response = await deployed.call('POST', '/api/apps', {
+          name,
+          baseUrl: 'http://127.0.0.1:8880/scim/v2',
+          auth: { type: 'bearer', token: 'secret-token' },
+        });
+
+        expect(response).toMatchObject({
+          status: 400,
+          body: { error: 'unsafe-target', rule: 'loopback-address' },
+        });
+      } finally {
+        await api.close();
+      }
+      expect(await appNames()).not.toContain(name);
     });
 
     test('given an app stored before credentials in URLs were refused, then GET never shows them and its calls are refused', async () => {
