@@ -163,6 +163,11 @@ export interface LinkStore {
   ): Promise<CreationClaim>;
   /** Ends a claim (the object is linked by now, or the POST was refused for good); another claimant's is kept. */
   releaseCreationClaim(key: LinkKey, claimant: string): Promise<void>;
+  /**
+   * Lets anyone take the claim over now, looking the object up first: its POST was answered, so nothing of it is
+   * still on its way to the app, but it may have created the object. Another claimant's claim is kept.
+   */
+  expireCreationClaim(key: LinkKey, claimant: string): Promise<void>;
   /** Whether someone claimed the object's creation and has not let go (live or expired): its POST may have landed. */
   hasCreationClaim(key: LinkKey): Promise<boolean>;
 }

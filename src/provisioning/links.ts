@@ -224,8 +224,10 @@ export class Links {
    *   and a hit adopted. Attempts in this process take turns (`oneAtATimeHere`).
    * - Otherwise POSTed and linked. The claim is released after the link is saved, so a crash between the two
    *   leaves a claim that the next claimant resolves as linked. A POST refused for good (4xx) releases the
-   *   claim, and so does a 429 (not taken); any other failure keeps it, since the POST may have landed or still
-   *   land: the retry, by the same claimant, takes the claim over once it is quiet and looks first.
+   *   claim, and so does a 429 (not taken). A POST the app answered otherwise (a 5xx) may have landed: its claim
+   *   is kept but expired, so the retry takes it over at once and looks first. Any other failure (no answer, a
+   *   gateway's 502/504) keeps it, since the POST may still land: the retry, by the same claimant, takes the
+   *   claim over once it is quiet and looks first.
    * `claimant` is stable across the retries of one piece of work (an activity's attempts); `requestTimeoutMs` is
    * the app's (a POST may land that long after it was sent).
    */
@@ -251,6 +253,7 @@ export class Links {
       } catch (error) {
         if (refusedForGood(error) || notTaken(error))
           await this.store.releaseCreationClaim(keyOf(key), holder);
+        else if (answered(error)) await this.store.expireCreationClaim(keyOf(key), holder);
         throw error;
       }
     });
@@ -272,3 +275,14 @@ export class Links {
 
 /** A write answered 429: the app refused it before doing anything. */
 const notTaken = (error: unknown) => error instanceof ScimError && error.kind === 'rate-limited';
+
+/**
+ * A write the app itself answered (500, 503, 408 …): it is over at the app, whether or not it created the object, so
+ * the retry need not wait for it to land — it looks the object up first all the same. A gateway's 502 or 504 says
+ * only that the app did not answer the gateway in time: the write may still be running behind it.
+ */
+const answered = (error: unknown) =>
+  error instanceof ScimError &&
+  error.details.status !== undefined &&
+  error.details.status !== 502 &&
+  error.details.status !== 504;

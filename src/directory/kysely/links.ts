@@ -210,6 +210,17 @@ export function linkQueries(db: Db): LinkStore {
       await releaseClaim(db, key, claimant);
     },
 
+    async expireCreationClaim(key, claimant) {
+      await db
+        .updateTable('creation_claims')
+        .set({ expires_at: new Date().toISOString() })
+        .where('app_id', '=', key.appId)
+        .where('resource_type', '=', key.resourceType)
+        .where('local_id', '=', key.localId)
+        .where('claimant', '=', claimant)
+        .execute();
+    },
+
     async hasCreationClaim(key) {
       const row = await db
         .selectFrom('creation_claims')

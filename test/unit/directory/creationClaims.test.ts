@@ -242,6 +242,34 @@ describe('creation claims: one creator per directory object and app, in the stor
       expect(calls).toEqual(['POST']);
     });
 
+    test('given the target answered 503 (the POST is over at the app, but may have created her), when the retry creates Alice, then it takes the claim over at once and looks her up first; a gateway 504 keeps the claim until it is quiet', async () => {
+      const links = new Links(store);
+      const unavailable = new ScimError('transient', 'POST /Users answered 503', { status: 503 });
+      await expect(
+        links.createOnce(alice, 'provisionUser/1', DEFAULT_TIMEOUT_MS, steps([], { fail: unavailable })),
+      ).rejects.toBe(unavailable);
+      const calls: string[] = [];
+
+      expect(
+        await links.createOnce(
+          alice,
+          'provisionUser/1',
+          DEFAULT_TIMEOUT_MS,
+          steps(calls, { found: 'remote-alice-1' }),
+        ),
+      ).toBe('remote-alice-1');
+      expect(calls).toEqual(['find']);
+
+      const bob = userKey(alice.appId, 'bob');
+      const gatewayTimeout = new ScimError('transient', 'POST /Users answered 504', { status: 504 });
+      await expect(
+        links.createOnce(bob, 'provisionUser/2', DEFAULT_TIMEOUT_MS, steps([], { fail: gatewayTimeout })),
+      ).rejects.toBe(gatewayTimeout);
+      await expect(
+        links.createOnce(bob, 'provisionUser/2', DEFAULT_TIMEOUT_MS, steps([])),
+      ).rejects.toBeInstanceOf(CreationInProgressError);
+    });
+
     test('given the target refuses Alice for good (400), then the claim is let go: the next creator need not look first', async () => {
       const refused = new ScimError('rejected', 'POST /Users answered 400', { status: 400 });
       await expect(
