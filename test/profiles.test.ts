@@ -288,4 +288,31 @@ describe('profiles as the API sees them', () => {
       }),
     });
   });
+
+  test('a Slack app takes its profile’s rate limit; PATCH sets its own, null removes any, and "profile" brings the profile’s back', async () => {
+    type AppView = { id: string; rateLimit?: unknown; effective: { rateLimit: unknown } };
+    const slackLimit = { requestsPerMinute: 180, burst: 10, applies: 'writes' };
+    const slack = await h.ok<AppView>('POST', '/api/apps', {
+      name: 'Slack',
+      baseUrl: 'http://127.0.0.1:9/scim',
+      auth: { type: 'bearer', token: 't' },
+      profile: 'slack',
+    });
+    expect(slack.effective.rateLimit).toEqual(slackLimit);
+
+    const own = { requestsPerMinute: 60, burst: 2, applies: 'all' };
+    const changes: [unknown, unknown][] = [
+      [own, own],
+      [null, null],
+      ['profile', slackLimit],
+    ];
+    for (const [rateLimit, effective] of changes) {
+      const patched = await h.ok<AppView>('PATCH', `/api/apps/${slack.id}`, { rateLimit });
+      const read = await h.ok<AppView>('GET', `/api/apps/${slack.id}`);
+      expect({ rateLimit, effective: patched.effective.rateLimit }).toEqual({ rateLimit, effective });
+      expect(read.effective.rateLimit).toEqual(effective);
+    }
+    const bad = await h.call('PATCH', `/api/apps/${slack.id}`, { rateLimit: 'none' });
+    expect(bad.status).toBe(400);
+  });
 });

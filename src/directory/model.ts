@@ -271,7 +271,8 @@ export const appPatchSchema = z
     userMatchAttribute: userMatchAttributeSchema,
     profile: profileNameSchema,
     membershipBatchSize: z.number().int().min(1).max(10_000).nullable(),
-    rateLimit: rateLimitSchema.nullable(),
+    /** null: no limit; "profile": the profile's again. */
+    rateLimit: z.union([rateLimitSchema, z.literal('profile')]).nullable(),
     attributeMapping: attributeMappingSchema,
     timeoutMs: z.number().int().min(100).max(120_000),
     reconcile: reconcileSettingsPatchSchema,

@@ -69,6 +69,13 @@ export function appQueries(db: Db, keyring: Keyring): AppStore {
             patch.membershipBatchSize === null
               ? undefined
               : (patch.membershipBatchSize ?? current.membershipBatchSize),
+          // "profile" clears the app's own rate limit (null is no limit at all).
+          rateLimit:
+            patch.rateLimit === 'profile'
+              ? undefined
+              : patch.rateLimit === undefined
+                ? current.rateLimit
+                : patch.rateLimit,
           updatedAt: now(),
         };
         const { id: _id, auth: _a, createdAt: _c, updatedAt, ...settings } = next;
