@@ -27,12 +27,6 @@ export interface MembershipChange {
   requests: number;
 }
 
-const counts = ({ added, removed, requests }: MembershipChange): MembershipChange => ({
-  added,
-  removed,
-  requests,
-});
-
 /** How many members are provisioned at once while a group is being created. */
 const MEMBER_PROVISIONING_CONCURRENCY = 16;
 
@@ -269,17 +263,20 @@ export class GroupProvisioning {
     const first = await this.writeMembers(app, { id: groupId, displayName }, remoteGroupId, desired);
     // The members were read before the writes. A user who joined since then may have been added by its own join
     // (on its lane, recorded) before this sync's remove reached the app, and the record no longer says so: read
-    // again, and add back whoever this sync removed and is a member now, whatever the record says.
-    const now = await this.desiredMembers(app, groupId);
-    const removedButWanted = first.removedUserIds.filter((userId) => now.desired.has(userId));
-    if (removedButWanted.length === 0) return { ...counts(first), unprovisioned };
-    const again = await this.writeMembers(
-      app,
-      { id: groupId, displayName },
-      remoteGroupId,
-      now.desired,
-      removedButWanted,
-    );
+    // again (only when it removed someone), and add back whoever it removed and is a member now, whatever the
+    // record says.
+    const now = first.removedUserIds.length ? await this.desiredMembers(app, groupId) : undefined;
+    const removedButWanted = first.removedUserIds.filter((userId) => now?.desired.has(userId));
+    const again =
+      now && removedButWanted.length
+        ? await this.writeMembers(
+            app,
+            { id: groupId, displayName },
+            remoteGroupId,
+            now.desired,
+            removedButWanted,
+          )
+        : { added: 0, removed: 0, requests: 0 };
     return {
       added: first.added + again.added,
       removed: first.removed + again.removed,
